@@ -1,0 +1,249 @@
+"""Typed, validated params: the schema of params.yaml.
+
+`parse_params(raw)` turns the loaded YAML into frozen dataclasses or raises `ParamsError` with one line
+that names the key, the value and what is allowed. Each field's `metadata` states its rule; unknown keys
+are refused with a did-you-mean suggestion. Stages call this before doing any work.
+"""
+
+import difflib
+import math
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+DEVICES = ("auto", "cpu", "cuda")
+STATIC_DATASETS = ("digits",)  # embedded, real images
+EVENT_DATASETS = ("digits_dvs",)  # embedded, simulated events
+SURROGATE_NAMES = ("triangle", "dspike", "sigmoid")
+MODEL_NAMES = ("resnet8", "resnet18", "resnet19", "resnet20", "resnet34", "vgg16", "vggsnn")
+
+
+class ParamsError(ValueError):
+    """A bad value in params.yaml; the message is one line meant for the user."""
+
+
+def rule(doc: str, *, low=None, high=None, low_open=False, high_open=False, choices=None, default=MISSING):
+    """A dataclass field with a one-line meaning and its allowed values."""
+    meta = dict(doc=doc, low=low, high=high, low_open=low_open, high_open=high_open, choices=choices)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --- sections ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DigitsData:
+    test_fraction: float = rule("share of the 1,797 images held out for test", low=0, high=1, low_open=True, high_open=True, default=0.3)
+
+
+@dataclass(frozen=True)
+class DigitsDvsData:
+    test_fraction: float = rule("share held out for test", low=0, high=1, low_open=True, high_open=True, default=0.3)
+    frames: int = rule("time bins per sample (the event SNN's T)", low=1, default=8)
+    threshold: float = rule("DVS contrast threshold on log intensity", low=0, low_open=True, default=0.15)
+    upsample: int = rule("image upsampling before the saccade", low=1, high=8, default=2)
+    saccade_steps: int = rule("fine simulation steps along the saccade", low=1, default=60)
+
+
+@dataclass(frozen=True)
+class DataParams:
+    digits: DigitsData = field(default_factory=DigitsData)
+    digits_dvs: DigitsDvsData = field(default_factory=DigitsDvsData)
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """Keys shared by every training run (SGD with momentum 0.9 and a cosine schedule)."""
+
+    dataset: str = rule("prepared dataset", choices=STATIC_DATASETS + EVENT_DATASETS)
+    model: str = rule("architecture (registry name)", choices=MODEL_NAMES)
+    width: float = rule("channel multiplier of the paper's widths", low=0, high=4, low_open=True, default=1.0)
+    T: int = rule("timesteps", low=1, high=1000, default=4)
+    epochs: int = rule("training epochs", low=1, default=30)
+    batch_size: int = rule("samples per SGD step", low=1, default=64)
+    lr: float = rule("initial learning rate", low=0, low_open=True, default=0.1)
+    weight_decay: float = rule("L2 weight decay", low=0, default=5e-4)
+
+
+@dataclass(frozen=True)
+class ConversionRun(TrainingParams):
+    """A QCFS ANN trained at T = 1, then converted to an IF SNN simulated for T steps."""
+
+    qcfs_levels: int = rule("QCFS quantisation levels L", low=1, high=256, default=4)
+    qcfs_lambda: float = rule("initial QCFS clip lambda", low=0, low_open=True, default=8.0)
+
+
+@dataclass(frozen=True)
+class DirectRun(TrainingParams):
+    """An LIF SNN trained with the TET loss at T steps."""
+
+    surrogate: str = rule("surrogate gradient", choices=SURROGATE_NAMES, default="triangle")
+    tau: float = rule("LIF leak factor", low=0, high=1, low_open=True, default=0.5)
+    tet_lambda: float = rule("weight of TET's MSE term", low=0, high=1, default=1e-3)
+    tet_mode: str = rule("CE on each step's output (code) or on the running mean (paper eq. 11)", choices=("per_step", "accumulated"), default="per_step")
+
+
+@dataclass(frozen=True)
+class SweepParams:
+    alphas: list = rule("SEENN-I threshold grid for the curves", default=[0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999])
+    accumulate: str = rule("running output: sum (released code) or mean (paper eq. 3)", choices=("sum", "mean"), default="sum")
+    direct_temperature: float = rule("softmax temperature for direct-trained SNNs", low=0, low_open=True, default=1.0)
+    conversion_temperature: float = rule("softmax temperature for converted SNNs (released: 8)", low=0, low_open=True, default=8.0)
+
+
+@dataclass(frozen=True)
+class TablesParams:
+    alphas: list = rule("SEENN-I slots after the headline alpha", default=[0.99, 0.999])
+    timesteps: list = rule("fixed-T slots before the run's own T", default=[1, 2])
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = rule("seed for data splits, initialisation and shuffling", low=0, default=0)
+    device: str = rule("where stages compute", choices=DEVICES, default="auto")
+    alpha: float = rule("headline SEENN-I confidence threshold", low=0, high=1, low_open=True, high_open=True, default=0.95)
+    beta: float = rule("SEENN-II wrong-prediction penalty", low=0, default=0.1)
+    data: DataParams = field(default_factory=DataParams)
+    conversion: dict = field(default_factory=dict)  # run name -> ConversionRun
+    direct: dict = field(default_factory=dict)  # run name -> DirectRun
+    sweep: SweepParams = field(default_factory=SweepParams)
+    tables: TablesParams = field(default_factory=TablesParams)
+
+
+# --- validation -------------------------------------------------------------------------------------
+def _fail(key: str, value: Any, allowed: str) -> typing.NoReturn:
+    raise ParamsError(f"params: {key} = {value!r} is not allowed: {allowed}")
+
+
+def _allowed(meta: dict) -> str:
+    if meta.get("choices"):
+        return "one of " + ", ".join(meta["choices"])
+    low, high = meta.get("low"), meta.get("high")
+    left = "(" if meta.get("low_open") else "["
+    right = ")" if meta.get("high_open") else "]"
+    if low is not None and high is not None:
+        return f"a value in {left}{low}, {high}{right}"
+    if low is not None:
+        return f"a value {'>' if meta.get('low_open') else '>='} {low}"
+    if high is not None:
+        return f"a value {'<' if meta.get('high_open') else '<='} {high}"
+    return "see params.yaml"
+
+
+def _check_scalar(key: str, value: Any, kind: type, meta: dict) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            _fail(key, value, "true or false")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(key, value, "an integer, " + _allowed(meta))
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            _fail(key, value, "a number, " + _allowed(meta))
+        value = float(value)
+    elif kind is str:
+        if not isinstance(value, str):
+            _fail(key, value, "a string, " + _allowed(meta))
+    if meta.get("choices") and value not in meta["choices"]:
+        _fail(key, value, _allowed(meta))
+    low, high = meta.get("low"), meta.get("high")
+    if low is not None and (value < low or (meta.get("low_open") and value == low)):
+        _fail(key, value, _allowed(meta))
+    if high is not None and (value > high or (meta.get("high_open") and value == high)):
+        _fail(key, value, _allowed(meta))
+    return value
+
+
+def _unknown(prefix: str, key: str, known: list[str]) -> typing.NoReturn:
+    guess = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {guess[0]!r}?" if guess else f"; known keys: {', '.join(known)}"
+    raise ParamsError(f"params: unknown key {prefix + key!r}{hint}")
+
+
+def build(cls: type, raw: Any, prefix: str = "") -> Any:
+    """Build dataclass `cls` from a mapping, checking every key against its rule."""
+    where = prefix.rstrip(".") or "params.yaml"
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params: {where} must be a mapping of keys, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in fields(cls)]
+    for key in raw:
+        if key not in known:
+            _unknown(prefix, str(key), known)
+    values = {}
+    for f in fields(cls):
+        key = prefix + f.name
+        kind = hints[f.name]
+        if f.name not in raw:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ParamsError(f"params: {key} is missing ({f.metadata.get('doc', 'required')})")
+            continue
+        value = raw[f.name]
+        if isinstance(kind, type) and hasattr(kind, "__dataclass_fields__"):
+            values[f.name] = build(kind, value, key + ".")
+        elif kind is dict:
+            values[f.name] = value  # run tables are checked by parse_params
+        elif kind is list:
+            if not isinstance(value, list) or not value:
+                _fail(key, value, "a non-empty list")
+            values[f.name] = value
+        else:
+            values[f.name] = _check_scalar(key, value, kind, dict(f.metadata))
+    return cls(**values)
+
+
+def _check_list(key: str, values: list, kind: type, meta: dict) -> list:
+    return [_check_scalar(f"{key}[{i}]", v, kind, meta) for i, v in enumerate(values)]
+
+
+def _build_runs(cls: type, raw: Any, section: str) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params: {section} must map run names to settings, got {raw!r}")
+    runs = {}
+    for name, spec in raw.items():
+        if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+            _fail(f"{section}.{name}", name, "a run name of letters, digits, '-' and '_'")
+        runs[name] = build(cls, spec, f"{section}.{name}.")
+    return runs
+
+
+def parse_params(raw: Any) -> Params:
+    """Validate the whole of params.yaml; raise ParamsError naming the first bad key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params: params.yaml must be a mapping, got {type(raw).__name__}")
+    raw = dict(raw)
+    conversion = _build_runs(ConversionRun, raw.pop("conversion", None), "conversion")
+    direct = _build_runs(DirectRun, raw.pop("direct", None), "direct")
+    params = build(Params, raw)
+    unit = dict(low=0, high=1, low_open=True, high_open=True)
+    _check_list("sweep.alphas", params.sweep.alphas, float, unit)
+    _check_list("tables.alphas", params.tables.alphas, float, unit)
+    _check_list("tables.timesteps", params.tables.timesteps, int, dict(low=1))
+    both = set(conversion) & set(direct)
+    if both:
+        raise ParamsError(f"params: run name {sorted(both)[0]!r} appears in both conversion and direct")
+    frames = {"digits_dvs": params.data.digits_dvs.frames}
+    for section, runs in (("conversion", conversion), ("direct", direct)):
+        for name, run in runs.items():
+            if run.dataset in frames and run.T > frames[run.dataset]:
+                _fail(f"{section}.{name}.T", run.T, f"at most data.{run.dataset}.frames = {frames[run.dataset]}")
+            if section == "conversion" and run.dataset in EVENT_DATASETS:
+                _fail(f"{section}.{name}.dataset", run.dataset, "a static-image dataset (" + ", ".join(STATIC_DATASETS) + ")")
+    return Params(**{**{f.name: getattr(params, f.name) for f in fields(Params)}, "conversion": conversion, "direct": direct})
+
+
+def resolve_device(device: str) -> str:
+    """`auto` -> `cuda` when a GPU is present, else `cpu`; `cuda` without a GPU is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ParamsError("params: device = 'cuda' is not allowed here: no CUDA GPU is visible (use auto or cpu)")
+    return device

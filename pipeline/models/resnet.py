@@ -1,0 +1,96 @@
+"""Spiking ResNets of the paper's appendix E / Table 6 (ResNet-8, -18, -19, -20, -34), any width.
+
+The activation is injected (`act()` builds a fresh LIF, QCFS or IF module), so one definition serves
+direct training, the QCFS ANN and the converted SNN.
+"""
+
+import torch
+from torch import nn
+
+from pipeline.models.layers import ActivationFactory, ClassifierHead, MergeTime, conv_bn, scaled
+
+
+class BasicBlock(nn.Module):
+    """conv-BN-act-conv-BN plus shortcut, then act. The released SEENN ResNet-19 downsamples the
+    shortcut with AvgPool -> 1x1 conv -> BN."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int, act: ActivationFactory):
+        super().__init__()
+        self.conv1 = conv_bn(in_ch, out_ch, stride=stride)
+        self.act1 = act()
+        self.conv2 = conv_bn(out_ch, out_ch)
+        self.act2 = act()
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_ch != out_ch:
+            pool = [nn.AvgPool2d(stride, ceil_mode=True)] if stride != 1 else []
+            self.shortcut = MergeTime(
+                *pool, nn.Conv2d(in_ch, out_ch, 1, bias=False), nn.BatchNorm2d(out_ch)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [T, N, C, H, W]
+        out = self.conv2(self.act1(self.conv1(x)))
+        return self.act2(out + self.shortcut(x))
+
+
+class SpikingResNet(nn.Module):
+    """Stem conv, residual stages, global average pooling, one FC: `[T, N, C, H, W]` -> `[T, N, K]`."""
+
+    def __init__(
+        self,
+        stem: int,
+        channels: list[int],
+        blocks: list[int],
+        num_classes: int,
+        in_channels: int,
+        act: ActivationFactory,
+        imagenet_stem: bool = False,
+    ):
+        super().__init__()
+        if imagenet_stem:  # 7x7 stride 2, then pooling (average, for spikes)
+            self.stem = MergeTime(
+                nn.Conv2d(in_channels, stem, 7, stride=2, padding=3, bias=False),
+                nn.BatchNorm2d(stem),
+            )
+            self.stem_pool: nn.Module = MergeTime(nn.AvgPool2d(3, stride=2, padding=1))
+        else:
+            self.stem = conv_bn(in_channels, stem)
+            self.stem_pool = nn.Identity()
+        self.stem_act = act()
+        layers: list[nn.Module] = []
+        in_ch = stem
+        for i, (ch, n) in enumerate(zip(channels, blocks)):
+            for j in range(n):
+                stride = 2 if (i > 0 and j == 0) else 1
+                layers.append(BasicBlock(in_ch, ch, stride, act))
+                in_ch = ch
+        self.layers = nn.Sequential(*layers)
+        self.head = ClassifierHead(in_ch, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem_pool(self.stem_act(self.stem(x)))
+        return self.head(self.layers(x))
+
+
+# (stem, channels per stage, blocks per stage, ImageNet stem) from paper Table 6 and the released code.
+RESNET_SHAPES: dict[str, tuple[int, list[int], list[int], bool]] = {
+    "resnet8": (16, [16, 32, 64], [1, 1, 1], False),
+    "resnet18": (64, [64, 128, 256, 512], [2, 2, 2, 2], False),
+    "resnet19": (128, [128, 256, 512], [3, 3, 2], False),
+    "resnet20": (16, [16, 32, 64], [2, 2, 2], False),
+    "resnet34": (64, [64, 128, 256, 512], [3, 4, 6, 3], True),
+}
+
+
+def build_resnet(
+    name: str, num_classes: int, in_channels: int, act: ActivationFactory, width: float = 1.0
+) -> SpikingResNet:
+    stem, channels, blocks, imagenet_stem = RESNET_SHAPES[name]
+    return SpikingResNet(
+        scaled(stem, width),
+        [scaled(c, width) for c in channels],
+        blocks,
+        num_classes,
+        in_channels,
+        act,
+        imagenet_stem,
+    )

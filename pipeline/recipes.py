@@ -1,0 +1,64 @@
+"""The three training recipes the stages call: direct SNN training with TET, QCFS ANN pre-training, and
+conversion of that ANN to an IF SNN. Each returns the network and its test-set per-step outputs."""
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline.config import ConversionRun, DirectRun
+from pipeline.convert import convert_qcfs_to_if
+from pipeline.data.prepared import PreparedData, to_sequence
+from pipeline.losses import tet_loss
+from pipeline.networks import build_direct_snn, build_qcfs_ann, seed_everything
+from pipeline.train import TrainConfig, fit, timestep_logits
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+def _tensors(data: PreparedData) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    train = (torch.from_numpy(data.x_train), torch.from_numpy(data.y_train))
+    test = (torch.from_numpy(data.x_test), torch.from_numpy(data.y_test))
+    return train, test
+
+
+def _config(run: DirectRun | ConversionRun, seed: int) -> TrainConfig:
+    return TrainConfig(
+        epochs=run.epochs, batch_size=run.batch_size, lr=run.lr, weight_decay=run.weight_decay, seed=seed
+    )
+
+
+def train_direct(
+    run: DirectRun, data: PreparedData, seed: int, device: str, on_epoch: EpochCallback | None = None
+) -> tuple[nn.Module, np.ndarray, dict[str, float]]:
+    """Train an LIF SNN with the TET loss at `run.T` steps; return it, its test logits `[T, N, C]` and the
+    last epoch's metrics."""
+    seed_everything(seed)
+    model = build_direct_snn(run, data.info)
+    encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731  [T, N, C, H, W]
+    loss = lambda out, y: tet_loss(out, y, lam=run.tet_lambda, mode=run.tet_mode)  # noqa: E731
+    train, test = _tensors(data)
+    metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, desc="train_snn")
+    return model, timestep_logits(model, test[0], encode, device=device), metrics
+
+
+def pretrain_ann(
+    run: ConversionRun, data: PreparedData, seed: int, device: str, on_epoch: EpochCallback | None = None
+) -> tuple[nn.Module, dict[str, float]]:
+    """Train the QCFS ANN (the same architecture run with T = 1) with cross-entropy."""
+    seed_everything(seed)
+    model = build_qcfs_ann(run, data.info)
+    encode = lambda x: to_sequence(x, data.info, 1)  # noqa: E731  [1, N, C, H, W]
+    loss = lambda out, y: F.cross_entropy(out[0], y)  # noqa: E731
+    train, test = _tensors(data)
+    metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, desc="pretrain_ann")
+    return model, metrics
+
+
+def convert_and_simulate(ann: nn.Module, run: ConversionRun, data: PreparedData, device: str) -> tuple[nn.Module, np.ndarray]:
+    """Convert the QCFS ANN to an IF SNN and record its per-step test outputs over `run.T` steps."""
+    snn = convert_qcfs_to_if(ann).to(device)
+    encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731
+    return snn, timestep_logits(snn, torch.from_numpy(data.x_test), encode, device=device)

@@ -1,0 +1,569 @@
+"""Tables 1-5: our runs beside the paper's published numbers.
+
+Each `tableN` is a pure function returning a TIDY long DataFrame, one line per (model, method, dataset,
+slot), which is also the table's CSV twin. `to_markdown` pivots it to the paper's layout. Accuracy is in
+% throughout the tidy frame (the run folders store fractions); timesteps are T for fixed-T rows and the
+average timesteps per test input for SEENN rows.
+
+Tidy columns (Tables 1-4): table, section, model, method, paper_method, dataset, dataset_label, slot,
+slot_label, run, policy, param, ours_accuracy, ours_timesteps, paper_accuracy, paper_timesteps, status,
+note. Table 5: table, section, model, dataset, dataset_label, T, run, ours_aet, ours_empirical_aet,
+paper_aet, paper_empirical_aet, status, note.
+
+status: "compared" (ours and the paper's), "ours" (no paper value, e.g. a stand-in dataset), "not run"
+(a method we implement, but the profile did not run this model/dataset), "n/a" (the run exists but this
+slot is not available in it), "baseline" (another method's published number; not reproduced).
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.report.paper import PAPER_AET, PAPER_DATASET_LABELS, PAPER_ROWS, PaperAET, PaperRow
+from pipeline.report.results import RunResult
+
+# Which run datasets feed which table: the embedded stand-ins sit beside the paper's datasets.
+STATIC_DATASETS = ("cifar10", "cifar100", "digits")  # Tables 1, 2 (digits stands in for CIFAR)
+IMAGENET_DATASETS = ("imagenet",)  # Table 3
+EVENT_DATASETS = ("cifar10_dvs", "digits_dvs")  # Table 4 (digits_dvs: simulated events)
+
+TABLE_TITLES: dict[int, str] = {
+    1: "Table 1: Accuracy-T comparison of direct training SNN methods (CIFAR; ours beside the paper's)",
+    2: "Table 2: Accuracy-T comparison of ANN-SNN conversion methods (CIFAR; ours beside the paper's)",
+    3: "Table 3: Accuracy-T comparison on ImageNet (ours beside the paper's)",
+    4: "Table 4: Accuracy-T comparison on CIFAR10-DVS / event data (ours beside the paper's)",
+    5: "Table 5: AET (eq. 4) and empirical AET (eq. 13) per model and dataset (ours beside the paper's)",
+}
+
+_NO_VALUE = "—"
+_SEP = " · "
+
+
+@dataclass(frozen=True)
+class _OurRow:
+    """A table row we reproduce: which sweep policy fills it and which printed row it sits beside."""
+
+    method: str  # our row's label
+    policy: str  # sweep.csv policy filling its slots
+    paper_method: str | None  # the paper's row compared with it (merged into ours), if any
+
+
+_DIRECT_ROWS = (
+    _OurRow("TET, fixed T (ours)", "fixed", "TET [30]"),
+    _OurRow("SEENN-I (Ours)", "seenn1", "SEENN-I (Ours)"),
+    _OurRow("SEENN-II (Ours)", "seenn2", "SEENN-II (Ours)"),
+)
+_CONVERSION_ROWS = (
+    _OurRow("QCFS (fixed T)", "fixed", "QCFS [18]"),
+    _OurRow("SEENN-I (Ours)", "seenn1", "SEENN-I (Ours)"),
+)
+_OUR_ROWS = {"direct": _DIRECT_ROWS, "conversion": _CONVERSION_ROWS}
+
+
+def dataset_label(dataset: str, runs: Sequence[RunResult] = ()) -> str:
+    """Column label of a dataset: the paper's name for its datasets, the run's own label otherwise."""
+    if dataset in PAPER_DATASET_LABELS:
+        return PAPER_DATASET_LABELS[dataset]
+    for run in runs:
+        if run.dataset == dataset:
+            return run.label
+    return dataset
+
+
+def _model_keys(runs: Sequence[RunResult]) -> dict[str, str]:
+    """Run name -> model label; a second run of the same model on the same dataset gets its run name."""
+    keys, seen = {}, set()
+    for run in runs:
+        key = (run.paper_model, run.dataset)
+        keys[run.run] = run.paper_model if key not in seen else f"{run.paper_model} ({run.run})"
+        seen.add(key)
+    return keys
+
+
+def _slot_params(run: RunResult, spec: _OurRow, params: dict[str, Sequence]) -> list:
+    """The sweep param of each slot of our row: T for fixed, alpha for SEENN-I, beta for SEENN-II."""
+    if spec.policy == "fixed":
+        return [run.T if t is None else int(t) for t in params["fixed"]]
+    if spec.policy == "seenn2" and params["seenn2"] is None:
+        # No betas asked for: the run's own seenn2 operating points, as many as there are SEENN-I slots.
+        return list(run.policy_rows("seenn2")["param"])[: len(params["seenn1"])]
+    return list(params[spec.policy])
+
+
+def _n_slots(spec: _OurRow, params: dict[str, Sequence]) -> int:
+    """Number of slots our row fills: one per fixed T / alpha / beta (SEENN-II defaults to SEENN-I's)."""
+    if spec.policy == "seenn2" and params["seenn2"] is None:
+        return len(params["seenn1"])
+    return len(params[spec.policy])
+
+
+def _our_cell(run: RunResult, spec: _OurRow, param) -> tuple[float, float, str, str | None]:
+    """(accuracy %, timesteps, status, note) of one slot of our row in `run`."""
+    rows = run.policy_rows(spec.policy)
+    if rows.empty:
+        return math.nan, math.nan, "not run", f"{run.run}: no {spec.policy} rows in sweep.csv"
+    if spec.policy == "fixed" and param > run.T:
+        return math.nan, math.nan, "n/a", f"{run.run}: T = {param} exceeds the run's T = {run.T}"
+    match = rows[np.isclose(rows["param"].to_numpy(dtype=np.float64), float(param))]
+    if match.empty:
+        # A requested alpha/beta missing from the sweep is a configuration error, not a table cell.
+        raise ValueError(f"{run.run}: sweep.csv has no {spec.policy} row with param = {param}")
+    row = match.iloc[0]
+    return 100.0 * float(row["accuracy"]), float(row["avg_timesteps"]), "", None
+
+
+def _tidy_row(table: int, section: str, model: str, method: str, paper_method: str | None, dataset: str,
+              label: str, slot: int, **values) -> dict:
+    base = {
+        "table": table, "section": section, "model": model, "method": method, "paper_method": paper_method,
+        "dataset": dataset, "dataset_label": label, "slot": slot, "slot_label": f"Acc{slot}(T{slot})",
+        "run": None, "policy": None, "param": math.nan, "ours_accuracy": math.nan,
+        "ours_timesteps": math.nan, "paper_accuracy": math.nan, "paper_timesteps": math.nan,
+        "status": None, "note": None,
+    }
+    base.update(values)
+    return base
+
+
+def _join_notes(*notes: str | None) -> str | None:
+    kept = [note for note in notes if note]
+    return "; ".join(kept) if kept else None
+
+
+def _row_order(methods: list[str], specs: Sequence[_OurRow], has_run: bool) -> list[str | _OurRow]:
+    """Printed methods of one model, with ours in place of the printed row each reproduces.
+
+    Ours without a printed counterpart (only shown when the model has a run) come just before the next
+    of ours in (fixed T, SEENN-I, SEENN-II) order, or at the end.
+    """
+    order: list[str | _OurRow] = []
+    for method in methods + [None]:
+        spec = next((s for s in specs if method is not None and s.paper_method == method), None)
+        if method is not None and spec is None:
+            order.append(method)
+            continue
+        upto = specs.index(spec) if spec is not None else len(specs)
+        order += [earlier for earlier in specs[:upto] if earlier not in order and has_run]
+        if spec is not None:
+            order.append(spec)
+    return order
+
+
+def _our_slots(
+    spec: _OurRow,
+    run: RunResult | None,
+    printed: dict[int, PaperRow],
+    params: dict[str, Sequence],
+) -> list[dict]:
+    """Values of our row for one dataset, one dict per slot, with the printed value of the same slot."""
+    slot_params = _slot_params(run, spec, params) if run is not None else []
+    out = []
+    for slot in range(1, max([_n_slots(spec, params), *printed]) + 1):
+        row = printed.get(slot)
+        values = {
+            "slot": slot,
+            "paper_accuracy": _nan(row.accuracy if row else None),
+            "paper_timesteps": _nan(row.timesteps if row else None),
+            "note": row.note if row else None,
+        }
+        if run is None:
+            values["status"] = "not run"
+        elif not slot_params and spec.policy == "seenn2":
+            why = f"{run.run}: no seenn2 rows in sweep.csv"
+            values.update(status="not run", note=_join_notes(values["note"], why))
+        elif slot > len(slot_params):
+            values["status"] = "n/a"
+        else:
+            param = slot_params[slot - 1]
+            accuracy, timesteps, status, why = _our_cell(run, spec, param)
+            has_paper = row is not None and (row.accuracy is not None or row.timesteps is not None)
+            values.update(run=run.run, policy=spec.policy, param=float(param), ours_accuracy=accuracy,
+                          ours_timesteps=timesteps, note=_join_notes(values["note"], why),
+                          status=status or ("compared" if has_paper else "ours"))
+        out.append(values)
+    return out
+
+
+def _section_rows(
+    table: int,
+    section: str,
+    runs: Sequence[RunResult],
+    paper: Sequence[PaperRow],
+    params: dict[str, Sequence],
+    datasets: Sequence[str],
+) -> list[dict]:
+    """Tidy rows of one table section (direct or conversion): paper rows, ours merged beside them."""
+    specs = _OUR_ROWS[section]
+    printed = [row for row in paper if row.table == table and row.section == section]
+    runs = [run for run in runs if run.method == section and run.dataset in datasets]
+    model_of = _model_keys(runs)
+    run_at = {(model_of[run.run], run.dataset): run for run in runs}
+
+    # Columns: the paper's datasets always (an unrun one still shows the paper's number), then ours.
+    table_datasets = list(dict.fromkeys([row.dataset for row in printed] + [run.dataset for run in runs]))
+    labels = {dataset: dataset_label(dataset, runs) for dataset in table_datasets}
+    models = list(dict.fromkeys([row.model for row in printed] + list(model_of.values())))
+
+    out = []
+    for model in models:
+        mine = [row for row in printed if row.model == model]
+        methods = list(dict.fromkeys(row.method for row in mine))
+        for item in _row_order(methods, specs, has_run=model in model_of.values()):
+            if isinstance(item, str):  # another method's published row: the paper's number only
+                out += [
+                    _tidy_row(table, section, model, item, item, row.dataset, labels[row.dataset], row.slot,
+                              paper_accuracy=_nan(row.accuracy), paper_timesteps=_nan(row.timesteps),
+                              status="baseline", note=row.note)
+                    for row in mine if row.method == item
+                ]
+                continue
+            # Name the printed row we sit beside only where this model has one.
+            paper_method = item.paper_method if item.paper_method in methods else None
+            for dataset in table_datasets:
+                same = {row.slot: row for row in mine
+                        if row.method == paper_method and row.dataset == dataset}
+                for values in _our_slots(item, run_at.get((model, dataset)), same, params):
+                    out.append(_tidy_row(table, section, model, item.method, paper_method, dataset,
+                                         labels[dataset], **values))
+    return out
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+_TEXT_COLUMNS = (
+    "section", "model", "method", "paper_method", "dataset", "dataset_label", "slot_label", "run", "policy",
+    "status", "note",
+)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    """Tidy frame with the dtypes `pd.read_csv` gives its CSV twin, so the two compare equal.
+
+    Missing text is NaN (not None); a text column with no value at all is float NaN, as read back.
+    """
+    frame = pd.DataFrame(rows)
+    for column in frame.columns:
+        if column in ("table", "slot", "T"):
+            frame[column] = frame[column].astype(np.int64)
+        elif column in _TEXT_COLUMNS:
+            values = frame[column]
+            frame[column] = np.nan if values.isna().all() else values.where(values.notna(), np.nan)
+    return frame
+
+
+def _params(alphas: Sequence[float], timesteps: Sequence[int | None], betas: Sequence[float] | None) -> dict:
+    if len(alphas) == 0:
+        raise ValueError("alphas must name at least one SEENN-I threshold (the first is the headline)")
+    betas = None if betas is None else list(betas)
+    return {"fixed": list(timesteps), "seenn1": list(alphas), "seenn2": betas}
+
+
+def table1(
+    runs: Sequence[RunResult],
+    paper: Sequence[PaperRow] = PAPER_ROWS,
+    *,
+    alphas: Sequence[float],
+    timesteps: Sequence[int | None] = (1, 2, None),
+    betas: Sequence[float] | None = None,
+    datasets: Sequence[str] = STATIC_DATASETS,
+) -> pd.DataFrame:
+    """Table 1: directly trained SNNs on static images (CIFAR, and our stand-ins).
+
+    Args:
+        runs: all loaded runs; only direct runs on `datasets` are used.
+        paper: the paper's rows (defaults to the transcription in `paper.py`).
+        alphas: SEENN-I thresholds of slots 1, 2, 3; the first is the headline alpha.
+        timesteps: T of the fixed-T slots; None means the run's own T.
+        betas: SEENN-II betas of the slots; None takes the run's seenn2 rows in sweep order of param.
+        datasets: run datasets that belong in this table.
+
+    Returns:
+        The tidy table (see the module docstring for its columns).
+    """
+    return _frame(_section_rows(1, "direct", runs, paper, _params(alphas, timesteps, betas), datasets))
+
+
+def table2(
+    runs: Sequence[RunResult],
+    paper: Sequence[PaperRow] = PAPER_ROWS,
+    *,
+    alphas: Sequence[float],
+    timesteps: Sequence[int | None] = (1, 2, None),
+    datasets: Sequence[str] = STATIC_DATASETS,
+) -> pd.DataFrame:
+    """Table 2: ANN-SNN conversion (QCFS) on static images; rows QCFS (fixed T) and SEENN-I.
+
+    Args are those of `table1` (conversion runs only; no SEENN-II for converted SNNs, as in the paper).
+    """
+    return _frame(_section_rows(2, "conversion", runs, paper, _params(alphas, timesteps, None), datasets))
+
+
+def table3(
+    runs: Sequence[RunResult],
+    paper: Sequence[PaperRow] = PAPER_ROWS,
+    *,
+    alphas: Sequence[float],
+    timesteps: Sequence[int | None] = (None,),
+    betas: Sequence[float] | None = None,
+    datasets: Sequence[str] = IMAGENET_DATASETS,
+) -> pd.DataFrame:
+    """Table 3: ImageNet, direct training then conversion (Model / Method / T / Acc).
+
+    Args are those of `table1`; the fixed-T baselines of the paper use the full T, hence the default.
+    """
+    params = _params(alphas, timesteps, betas)
+    rows = _section_rows(3, "direct", runs, paper, params, datasets)
+    rows += _section_rows(3, "conversion", runs, paper, params, datasets)
+    return _frame(rows)
+
+
+def table4(
+    runs: Sequence[RunResult],
+    paper: Sequence[PaperRow] = PAPER_ROWS,
+    *,
+    alphas: Sequence[float],
+    timesteps: Sequence[int | None] = (1, 2, None),
+    betas: Sequence[float] | None = None,
+    datasets: Sequence[str] = EVENT_DATASETS,
+) -> pd.DataFrame:
+    """Table 4: directly trained SNNs on event data (CIFAR10-DVS; our simulated digits_dvs).
+
+    Args are those of `table1`. Only two of the paper's values survive in the text (see `paper.py`).
+    """
+    return _frame(_section_rows(4, "direct", runs, paper, _params(alphas, timesteps, betas), datasets))
+
+
+def table5(runs: Sequence[RunResult], paper: Sequence[PaperAET] = PAPER_AET) -> pd.DataFrame:
+    """Table 5: AET and empirical AET for every run, beside the paper's rows (matched on model, dataset, T).
+
+    Args:
+        runs: all loaded runs (direct and conversion).
+        paper: the paper's Table 5 rows.
+
+    Returns:
+        Tidy table with columns table, section, model, dataset, dataset_label, T, run, ours_aet,
+        ours_empirical_aet, paper_aet, paper_empirical_aet, status, note.
+    """
+    model_of = _model_keys(runs)
+    rows, used = [], set()
+    for row in paper:
+        run = next((r for r in runs if r.run not in used and (r.method, r.paper_model, r.dataset, r.T)
+                    == (row.section, row.model, row.dataset, row.T)), None)
+        if run is not None:
+            used.add(run.run)
+        label = dataset_label(row.dataset, runs)
+        rows.append(_aet_row(row.section, row.model, row.dataset, label, row.T, run,
+                             row.aet, row.empirical_aet))
+    for run in runs:
+        if run.run not in used:
+            rows.append(_aet_row(run.method, model_of[run.run], run.dataset, run.label, run.T, run,
+                                 math.nan, math.nan))
+    return _frame(rows)
+
+
+def _aet_row(section: str, model: str, dataset: str, label: str, T: int, run: RunResult | None,
+             paper_aet: float, paper_empirical: float) -> dict:
+    has_paper = not math.isnan(paper_aet)
+    status = "not run" if run is None else ("compared" if has_paper else "ours")
+    return {
+        "table": 5, "section": section, "model": model, "dataset": dataset, "dataset_label": label,
+        "T": int(T),
+        "run": None if run is None else run.run,
+        "ours_aet": math.nan if run is None else run.aet,
+        "ours_empirical_aet": math.nan if run is None else run.empirical_aet,
+        "paper_aet": paper_aet, "paper_empirical_aet": paper_empirical, "status": status, "note": None,
+    }
+
+
+# --- Markdown -------------------------------------------------------------------------------------------
+
+
+def _number(value: float, digits: int = 2) -> str:
+    """Timesteps print as integers when whole (fixed T), else with `digits` decimals (averages)."""
+    if math.isnan(value):
+        return _NO_VALUE
+    return str(int(value)) if float(value).is_integer() else f"{value:.{digits}f}"
+
+
+def _acc_t(accuracy: float, timesteps: float) -> str:
+    """`95.12 (1.21)`; `— (2.53)` when only the timesteps are known."""
+    acc = _NO_VALUE if math.isnan(accuracy) else f"{accuracy:.2f}"
+    return acc if math.isnan(timesteps) else f"{acc} ({_number(timesteps)})"
+
+
+def _ours_text(row: pd.Series) -> str:
+    if row["status"] in ("compared", "ours"):
+        return _acc_t(row["ours_accuracy"], row["ours_timesteps"])
+    return "not run" if row["status"] == "not run" else _NO_VALUE
+
+
+def _paper_text(row: pd.Series) -> str:
+    if math.isnan(row["paper_accuracy"]) and math.isnan(row["paper_timesteps"]):
+        return _NO_VALUE
+    return _acc_t(row["paper_accuracy"], row["paper_timesteps"])
+
+
+def _method_text(row: pd.Series) -> str:
+    paper_method = row["paper_method"]
+    if isinstance(paper_method, str) and paper_method != row["method"]:
+        return f"{row['method']} vs paper {paper_method}"
+    return row["method"]
+
+
+def _pipe_table(header: list[str], lines: list[list[str]]) -> str:
+    """A GitHub pipe table; '|' inside cells is escaped so labels cannot break the layout."""
+    def fmt(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+    return "\n".join([fmt(header), "|" + "|".join("---" for _ in header) + "|", *map(fmt, lines)])
+
+
+def _wide(tidy: pd.DataFrame) -> str:
+    """Rows (Model, Method); one column per dataset x slot; cells 'ours · paper X'."""
+    columns = list(dict.fromkeys(zip(tidy["dataset"], tidy["slot"])))
+    columns.sort(key=lambda c: (list(dict.fromkeys(tidy["dataset"])).index(c[0]), c[1]))
+    label_of = dict(zip(tidy["dataset"], tidy["dataset_label"]))
+    slot_label = dict(zip(tidy["slot"], tidy["slot_label"]))
+    cells: dict[tuple, dict[tuple, str]] = {}
+    for _, row in tidy.iterrows():
+        key = (row["model"], _method_text(row))
+        text = _ours_text(row)
+        if row["dataset"] in PAPER_DATASET_LABELS:  # only the paper's datasets have a paper value
+            text += f"{_SEP}paper {_paper_text(row)}"
+        cells.setdefault(key, {})[(row["dataset"], row["slot"])] = text
+    header = ["Model", "Method"] + [f"{label_of[d]} {slot_label[s]}" for d, s in columns]
+    lines = [[model, method] + [by_col.get(col, "") for col in columns]
+             for (model, method), by_col in cells.items()]
+    return _pipe_table(header, lines)
+
+
+def _long(tidy: pd.DataFrame) -> str:
+    """One line per (model, method, dataset, slot), as the paper's Table 3 (Model / Method / T / Acc)."""
+    header = ["Training", "Model", "Method", "Dataset",
+              "T (ours)", "Acc % (ours)", "T (paper)", "Acc % (paper)"]
+    lines = []
+    for _, row in tidy.iterrows():
+        ours_ok = row["status"] in ("compared", "ours")
+        paper_empty = math.isnan(row["paper_accuracy"]) and math.isnan(row["paper_timesteps"])
+        if not ours_ok and paper_empty and row["slot"] > 1:  # an empty line says nothing slot 1 did not
+            continue
+        lines.append([
+            row["section"], row["model"], _method_text(row), row["dataset_label"],
+            _number(row["ours_timesteps"]) if ours_ok else _NO_VALUE,
+            _ours_text(row).split(" (")[0] if ours_ok else _ours_text(row),
+            _number(row["paper_timesteps"]),
+            _NO_VALUE if math.isnan(row["paper_accuracy"]) else f"{row['paper_accuracy']:.2f}",
+        ])
+    return _pipe_table(header, lines)
+
+
+def _aet(tidy: pd.DataFrame) -> str:
+    header = ["Training", "Model", "Dataset", "T", "AET (ours)", "AET (paper)",
+              "empirical AET (ours)", "empirical AET (paper)"]
+
+    def four(value: float, status: str = "") -> str:
+        if status == "not run":
+            return "not run"
+        return _NO_VALUE if math.isnan(value) else f"{value:.4f}"
+
+    lines = [[row["section"], row["model"], row["dataset_label"], str(row["T"]),
+              four(row["ours_aet"], row["status"]), four(row["paper_aet"]),
+              four(row["ours_empirical_aet"], row["status"]), four(row["paper_empirical_aet"])]
+             for _, row in tidy.iterrows()]
+    return _pipe_table(header, lines)
+
+
+def _cell_notes(tidy: pd.DataFrame) -> list[str]:
+    """Per-cell notes of the tidy frame (transcription caveats, missing slots), each with where it applies."""
+    if "note" not in tidy or tidy["note"].isna().all():
+        return []
+    if "slot" not in tidy:  # Table 5: one line per (model, dataset)
+        noted = tidy[tidy["note"].notna()]
+        return [f"{r.note} ({r.model} · {r.dataset_label})" for r in noted.itertuples()]
+    cells_per = tidy.groupby(["model", "method", "dataset_label"], sort=False).size()
+    cells_per_row = tidy.groupby(["model", "method"], sort=False).size()
+    where: dict[str, list[str]] = {}
+    noted = tidy[tidy["note"].notna()]
+    for (note, model, method), cells in noted.groupby(["note", "model", "method"], sort=False):
+        # Name the datasets (or single slots) a note covers, unless it covers the whole row.
+        parts = []
+        for label, group in cells.groupby("dataset_label", sort=False):
+            whole = len(group) == cells_per[(model, method, label)]
+            parts.append(label if whole else f"{label} " + ", ".join(group["slot_label"]))
+        whole_row = len(cells) == cells_per_row[(model, method)]
+        place = [model, method] + ([] if whole_row else [", ".join(parts)])
+        where.setdefault(note, []).append(" · ".join(place))
+    return [f"{note} ({'; '.join(places)})" for note, places in where.items()]
+
+
+def to_markdown(tidy: pd.DataFrame, title: str, notes: Sequence[str] = (), layout: str | None = None) -> str:
+    """Render a tidy table in the paper's layout, with a title line and notes.
+
+    Args:
+        tidy: the output of one of `table1` .. `table5`.
+        title: first line of the output (e.g. `TABLE_TITLES[1]`).
+        notes: general notes (see `table_notes`); the tidy frame's per-cell notes are appended.
+        layout: "wide" (Tables 1, 2: a column per dataset x slot), "long" (Tables 3, 4: Model / Method /
+            T / Acc) or "aet" (Table 5); None picks it from the tidy frame's table number.
+
+    Returns:
+        Markdown text ending with a newline.
+    """
+    if layout is None:
+        table = int(tidy["table"].iloc[0]) if len(tidy) else 1
+        layout = {3: "long", 4: "long", 5: "aet"}.get(table, "wide")
+    render = {"wide": _wide, "long": _long, "aet": _aet}
+    if layout not in render:
+        raise ValueError(f"layout must be one of {sorted(render)}, got {layout!r}")
+    parts = [f"### {title}", "", render[layout](tidy) if len(tidy) else "(no rows)"]
+    all_notes = list(notes) + _cell_notes(tidy)
+    if all_notes:
+        parts += ["", "Notes:", *[f"- {note}" for note in all_notes]]
+    return "\n".join(parts) + "\n"
+
+
+def table_notes(
+    runs: Sequence[RunResult],
+    alphas: Sequence[float] = (),
+    timesteps: Sequence[int | None] = (),
+    betas: Sequence[float] | None = None,
+) -> list[str]:
+    """General notes of a table: units, what the slots hold, and each run's deviations from the paper.
+
+    Args:
+        runs: the runs shown in the table.
+        alphas: SEENN-I thresholds of the slots (first = headline); empty for Table 5.
+        timesteps: fixed-T slots (None = the run's T); empty for Table 5.
+        betas: SEENN-II betas, or None when the runs' own seenn2 rows are shown.
+    """
+    notes = []
+    if alphas or timesteps:
+        notes += [
+            "Accuracy is top-1 in %; (x) is the number of timesteps: T for fixed-T rows, the average "
+            "timesteps per test input for SEENN rows.",
+            "Cells show ours, then 'paper' with the published value for the same model, method, dataset "
+            "and slot; 'not run': this profile did not run that model/dataset; '—': not reproduced "
+            "(another method's baseline), not available, or not printed in the paper.",
+        ]
+    else:
+        notes.append("AET and empirical AET are in timesteps (lower is better); T is the run's full T.")
+    if alphas:
+        shown = ", ".join(f"{a:g}" for a in alphas)
+        notes.append(f"SEENN-I slots 1..{len(alphas)} use alpha = {shown} (slot 1 is the headline alpha).")
+    if timesteps:
+        shown = ", ".join("the run's T" if t is None else str(t) for t in timesteps)
+        notes.append(f"Fixed-T slots use T = {shown}.")
+    if alphas and betas is not None:
+        notes.append(f"SEENN-II slots use beta = {', '.join(f'{b:g}' for b in betas)}.")
+    elif alphas:
+        notes.append("SEENN-II slots (where a run has them) show its seenn2 points by ascending beta.")
+    for run in runs:
+        deviation = f" ({run.model_note})" if run.model_note else ""
+        route = {"direct": "direct training", "conversion": "ANN-SNN conversion"}.get(run.method, run.method)
+        notes.append(f"Run {run.run}: {run.paper_model}{deviation}, {route}, T = {run.T}, "
+                     f"on {run.label}, {run.n_test} test inputs.")
+    return notes

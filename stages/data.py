@@ -1,0 +1,27 @@
+"""Stage `data`: build one prepared dataset (`prepared.npz` + `info.json`) into its folder."""
+
+from pathlib import Path
+
+import typer
+
+from pipeline.data import DATASETS
+from pipeline.data.prepared import save_prepared
+from stages.common import fail, load_params
+
+
+def data(
+    dataset: str = typer.Argument(..., help="dataset name, a key of `data` in params.yaml"),
+    out: Path = typer.Option(..., help="folder for prepared.npz and info.json"),
+    params: Path = typer.Option(Path("params.yaml"), help="params file"),
+) -> None:
+    """Prepare a dataset: load or simulate it, split it, save arrays and metadata."""
+    p = load_params(params)
+    if dataset not in DATASETS:
+        fail(f"dataset {dataset!r} is not known; known: {', '.join(DATASETS.names())}")
+    prepared = DATASETS.get(dataset)(getattr(p.data, dataset), p.seed)
+    save_prepared(prepared, out)
+    info = prepared.info
+    typer.echo(
+        f"data: {info.label}: {len(prepared.y_train)} train / {len(prepared.y_test)} test, "
+        f"input {tuple(prepared.x_train.shape[1:])}, {info.num_classes} classes -> {out}"
+    )

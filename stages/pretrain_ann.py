@@ -1,0 +1,33 @@
+"""Stage `pretrain_ann`: train the QCFS ANN that the `convert` stage turns into an IF SNN."""
+
+from pathlib import Path
+
+import typer
+
+from pipeline.atomic import write_json_atomic
+from pipeline.config import resolve_device
+from pipeline.recipes import pretrain_ann as pretrain
+from stages.common import fail, load_params, provenance
+from stages.training_io import EpochLogger, load_data_for, save_model
+
+
+def pretrain_ann(
+    run: str = typer.Argument(..., help="run name, a key of `conversion` in params.yaml"),
+    data: Path = typer.Option(..., help="prepared dataset folder"),
+    out: Path = typer.Option(..., help="ANN folder to write"),
+    params: Path = typer.Option(Path("params.yaml"), help="params file"),
+) -> None:
+    """Train an ANN with QCFS activations (learnable clip lambda, L levels) for ANN-to-SNN conversion."""
+    p = load_params(params)
+    if run not in p.conversion:
+        fail(f"run {run!r} is not in `conversion` of {params}; known: {', '.join(p.conversion) or 'none'}")
+    spec = p.conversion[run]
+    device = resolve_device(p.device)
+    dataset = load_data_for(run, spec.dataset, data)
+    logger = EpochLogger(out / "live")
+    model, metrics = pretrain(spec, dataset, p.seed, device, logger)
+    logger.close()
+    save_model(out / "model.pt", model)
+    write_json_atomic(out / "metrics.json", metrics)
+    write_json_atomic(out / "provenance.json", provenance(vars(spec), p.seed, device))
+    typer.echo(f"pretrain_ann: {run}: QCFS ANN test accuracy {metrics['test_accuracy']:.1%} on {device} -> {out}")

@@ -1,0 +1,47 @@
+"""Stage `train_snn`: direct training of one LIF SNN with TET, then its per-step test outputs."""
+
+from pathlib import Path
+
+import typer
+
+from pipeline.config import resolve_device
+from pipeline.metrics import accuracy_per_timestep
+from pipeline.recipes import train_direct
+from stages.common import fail, load_params, provenance
+from stages.training_io import (
+    EpochLogger,
+    load_data_for,
+    run_record,
+    save_model,
+    save_run_record,
+    save_timestep_logits,
+)
+from pipeline.atomic import write_json_atomic
+
+
+def train_snn(
+    run: str = typer.Argument(..., help="run name, a key of `direct` in params.yaml"),
+    data: Path = typer.Option(..., help="prepared dataset folder"),
+    out: Path = typer.Option(..., help="run folder to write"),
+    params: Path = typer.Option(Path("params.yaml"), help="params file"),
+) -> None:
+    """Train an SNN directly (LIF, surrogate gradient, TET loss) and save its timestep logits."""
+    p = load_params(params)
+    if run not in p.direct:
+        fail(f"run {run!r} is not in `direct` of {params}; known: {', '.join(p.direct) or 'none'}")
+    spec = p.direct[run]
+    device = resolve_device(p.device)
+    dataset = load_data_for(run, spec.dataset, data)
+    logger = EpochLogger(out / "live")
+    model, logits, metrics = train_direct(spec, dataset, p.seed, device, logger)
+    logger.close()
+    save_model(out / "model.pt", model)
+    save_timestep_logits(out / "timestep_logits.npz", logits, dataset.y_test)
+    save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "direct", spec.T, spec.width))
+    write_json_atomic(out / "provenance.json", provenance(vars(spec), p.seed, device))
+    acc = accuracy_per_timestep(logits, dataset.y_test)
+    typer.echo(
+        f"train_snn: {run}: {spec.epochs} epochs on {device}, test accuracy by T "
+        + " ".join(f"{t + 1}:{a:.1%}" for t, a in enumerate(acc))
+        + f" -> {out}"
+    )

@@ -1,0 +1,72 @@
+"""Files a training or conversion stage writes into its run folder (paths come from dvc.yaml)."""
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipeline.atomic import write_atomic, write_json_atomic
+from pipeline.data.prepared import DatasetInfo, PreparedData, load_prepared
+from pipeline.models import PAPER_NAMES
+from stages.common import fail
+
+
+def load_data_for(run_name: str, dataset: str, folder: Path) -> PreparedData:
+    try:
+        data = load_prepared(folder)
+    except FileNotFoundError as err:
+        fail(str(err))
+    if data.info.name != dataset:
+        fail(f"run {run_name!r} wants dataset {dataset!r} but {folder} holds {data.info.name!r}")
+    return data
+
+
+class EpochLogger:
+    """Per-epoch curves through DVCLive (drawn by `dvc plots show`), plus a progress line."""
+
+    def __init__(self, folder: Path):
+        from dvclive import Live
+
+        self.live = Live(dir=str(folder), save_dvc_exp=False, dvcyaml=None, report=None)
+
+    def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            self.live.log_metric(key, value)
+        self.live.next_step()
+
+    def close(self) -> None:
+        self.live.end()
+
+
+def save_model(path: Path, model: nn.Module) -> None:
+    write_atomic(path, lambda tmp: torch.save(model.state_dict(), tmp))
+
+
+def save_timestep_logits(path: Path, logits: np.ndarray, labels: np.ndarray) -> None:
+    """`logits [T, N, C]` float32 per-step outputs on the test set, `labels [N]` int64."""
+    write_atomic(
+        path, lambda tmp: np.savez(tmp, logits=logits.astype(np.float32), labels=labels.astype(np.int64))
+    )
+
+
+def run_record(run_name: str, info: DatasetInfo, model: str, method: str, T: int, width: float) -> dict:
+    """`run.json`: what the sweep, tables and figures need to know about a run."""
+    return {
+        "run": run_name,
+        "dataset": info.name,
+        "dataset_label": info.label,
+        "simulated": info.simulated,
+        "model": model,
+        "paper_model": PAPER_NAMES[model],
+        "method": method,
+        "T": T,
+        "num_classes": info.num_classes,
+        "model_note": f"{PAPER_NAMES[model]} at width x{width:g}" + (" (paper widths)" if width == 1 else ""),
+        "dataset_info": asdict(info),
+    }
+
+
+def save_run_record(path: Path, record: dict) -> None:
+    write_json_atomic(path, record)
