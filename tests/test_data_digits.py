@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from pipeline.data.digits import load_digits_split
 from pipeline.data.digits_dvs import (
@@ -189,5 +190,8 @@ def test_events_are_learnable(split):
     # Few bins keep the feature count (T * 2 * 16 * 16) and the fit small; chance is 10 %.
     train = simulate_events(x_train, frames=2).reshape(len(x_train), -1)
     test = simulate_events(x_test, frames=2, seed=1).reshape(len(x_test), -1)
-    model = LogisticRegression(max_iter=300).fit(train, y_train)
+    # One BLAS thread: on a small, busy machine OpenBLAS threads spin against other processes and the
+    # fit takes 10+ s instead of 0.2 s.
+    with threadpool_limits(limits=1):
+        model = LogisticRegression(max_iter=300).fit(train, y_train)
     assert model.score(test, y_test) > 0.5

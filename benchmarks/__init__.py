@@ -1,0 +1,1 @@
+"""Benchmark scripts (budgets are measured here, not asserted in timed tests)."""

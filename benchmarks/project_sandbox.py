@@ -1,0 +1,62 @@
+"""A throwaway copy of the project in its own git repository, for end-to-end `dvc repro` runs that must
+not touch the real checkout (used by the end-to-end test and the pipeline timing benchmark)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COPIED = ["pipeline", "stages", "benchmarks", "params.yaml", "dvc.yaml", "pyproject.toml", ".gitignore", ".dvcignore"]
+
+
+def sandbox_env() -> dict[str, str]:
+    """Environment whose PATH finds this interpreter's `seenn` and `dvc` first; no DVC analytics."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["DVC_NO_ANALYTICS"] = "1"
+    env["PYTHONPATH"] = ""  # the sandbox's own code must not be shadowed by the checkout
+    return env
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=sandbox_env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def make_sandbox(dest: Path, edit_params: Callable[[dict], None] | None = None) -> Path:
+    """Copy the project's code and pipeline files into `dest/project`, optionally edit params.yaml,
+    `git init` + `dvc init` there and commit. Runs stay in the sandbox's own DVC cache."""
+    project = dest / "project"
+    project.mkdir(parents=True)
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, project / name)
+    if edit_params is not None:
+        params = yaml.safe_load((project / "params.yaml").read_text())
+        edit_params(params)
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], project)
+    run(["git", "config", "user.email", "sandbox@example.invalid"], project)
+    run(["git", "config", "user.name", "sandbox"], project)
+    run(["dvc", "init", "-q"], project)
+    run(["dvc", "config", "core.analytics", "false"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "sandbox"], project)
+    return project
+
+
+def tiny(params: dict) -> None:
+    """Shrink every run to one epoch: the pipeline's shape stays, its cost drops to seconds."""
+    for section in ("conversion", "direct"):
+        for run_params in params.get(section, {}).values():
+            run_params["epochs"] = 1

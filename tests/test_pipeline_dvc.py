@@ -1,0 +1,122 @@
+"""End to end: the real `dvc repro` in a temporary git repository, with every run shrunk to one epoch.
+
+One module-scoped sandbox is reproduced once; the tests then check what it wrote, that a second repro
+runs nothing, that a new alpha re-runs only the sweep and reports, and that a bad param stops the
+pipeline before any output is touched.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from benchmarks.project_sandbox import make_sandbox, run, tiny
+from pipeline.exits import seenn1_exit
+
+TRAINING_STAGES = ("data@", "pretrain_ann@", "convert@", "train_snn@")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = make_sandbox(tmp_path_factory.mktemp("dvc"), tiny)
+    run(["dvc", "repro"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "first repro"], project)
+    return project
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def ran_stages(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+def test_repro_writes_tables_figures_and_metrics(project):
+    """Tables 1-5 (md + csv), Figures 1 and 4 (png + pdf) and the metrics file exist and are filled."""
+    for k in range(1, 6):
+        assert (project / f"reports/tables/table{k}.md").read_text().startswith("### Table")
+        assert not pd.read_csv(project / f"reports/tables/table{k}.csv").empty
+    for name in ("figure1", "figure4"):
+        assert (project / f"reports/figures/{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (project / f"reports/figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert set(metrics["runs"]) == set(params["direct"]) | set(params["conversion"])
+    table1 = (project / "reports/tables/table1.md").read_text()
+    assert "digits" in table1 and "not run" in table1
+
+
+def test_exit_numbers_recompute_from_npz(project):
+    """Every SEENN-I row of every sweep.csv recomputes from that run's timestep_logits.npz."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    for name in [*params["direct"], *params["conversion"]]:
+        folder = project / "runs" / name
+        with np.load(folder / "timestep_logits.npz") as z:
+            logits, labels = z["logits"], z["labels"]
+        temperature = 8.0 if name in params["conversion"] else 1.0
+        sweep = pd.read_csv(folder / "sweep.csv")
+        for row in sweep[sweep.policy == "seenn1"].itertuples():
+            d = seenn1_exit(logits, row.param, "sum", temperature)
+            assert row.accuracy == pytest.approx(d.accuracy(labels), abs=1e-5)
+            assert row.avg_timesteps == pytest.approx(d.avg_timesteps(), abs=1e-5)
+
+
+def test_second_repro_runs_nothing(project):
+    """With nothing changed, `dvc repro` runs no stage."""
+    assert ran_stages(run(["dvc", "repro"], project).stdout) == []
+
+
+def test_new_alpha_reruns_only_sweep_and_reports(project):
+    """`dvc exp run -S alpha=...` re-runs the sweeps, tables and figures, no training, and changes the
+    SEENN-I headline in the metrics."""
+    before = json.loads((project / "reports/metrics.json").read_text())
+    out = run(["dvc", "exp", "run", "-S", "alpha=0.6"], project).stdout
+    stages = ran_stages(out)
+    assert stages and not [s for s in stages if s.startswith(TRAINING_STAGES)]
+    assert "tables" in stages and "figures" in stages
+    after = json.loads((project / "reports/metrics.json").read_text())
+    assert after["alpha"] == 0.6 and before["alpha"] != 0.6
+    assert "alpha = 0.6" in (project / "reports/tables/table1.md").read_text()
+    run(["git", "checkout", "-q", "--", "."], project)
+    run(["dvc", "checkout", "-q"], project)
+
+
+@pytest.mark.parametrize(
+    "key,value,needle",
+    [
+        ("alpha", 1.5, "alpha = 1.5"),
+        ("alhpa", 0.9, "did you mean 'alpha'"),
+        ("direct.digits-vgg16.model", "resnet99", "resnet99"),
+    ],
+)
+def test_bad_param_stops_before_any_output_changes(project, key, value, needle):
+    """A bad value stops `dvc repro` with one line naming it; reports/ and runs/ stay byte-identical.
+    (Every schema rule is checked without DVC in test_params.py; these cases go through DVC.)"""
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    node = params
+    *path, last = key.split(".")
+    for part in path:
+        node = node[part]
+    node[last] = value
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    before = {**digest(project / "reports"), **digest(project / "runs")}
+    try:
+        proc = run(["dvc", "repro"], project, check=False)
+    finally:
+        params_file.write_text(original)
+    assert proc.returncode != 0
+    errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error: params")]
+    assert len(errors) == 1 and needle in errors[0], proc.stdout + proc.stderr
+    assert {**digest(project / "reports"), **digest(project / "runs")} == before
