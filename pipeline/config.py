@@ -225,6 +225,9 @@ def parse_params(raw: Any) -> Params:
     _check_list("sweep.alphas", params.sweep.alphas, float, unit)
     _check_list("tables.alphas", params.tables.alphas, float, unit)
     _check_list("tables.timesteps", params.tables.timesteps, int, dict(low=1))
+    for i, a in enumerate(params.tables.alphas):
+        if a not in params.sweep.alphas:
+            _fail(f"tables.alphas[{i}]", a, "a value of sweep.alphas (the tables read the sweep's rows)")
     both = set(conversion) & set(direct)
     if both:
         raise ParamsError(f"params: run name {sorted(both)[0]!r} appears in both conversion and direct")

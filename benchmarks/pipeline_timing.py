@@ -1,0 +1,50 @@
+"""Measure the spine's budgets on this machine: cold `dvc repro` of the embedded default, a warm
+`dvc repro` with nothing changed, and `dvc exp run -S alpha=0.9`, in a fresh sandbox copy.
+
+usage: python benchmarks/pipeline_timing.py [--keep]
+Prints one line per measurement and a last summary line
+`cold_s=<a> warm_s=<b> exp_alpha_s=<c> training_stages_in_exp=<n>`.
+"""
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.project_sandbox import make_sandbox, run
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
+    start = time.perf_counter()
+    out = run(cmd, cwd).stdout
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the sandbox folder")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="seenn-timing-"))
+    try:
+        project = make_sandbox(folder)
+        cold, _ = timed(["dvc", "repro"], project)
+        print(f"cold dvc repro: {cold:.1f} s")
+        run(["git", "add", "-A"], project)
+        run(["git", "commit", "-qm", "repro"], project)
+        warm, _ = timed(["dvc", "repro"], project)
+        print(f"warm dvc repro: {warm:.1f} s")
+        exp, out = timed(["dvc", "exp", "run", "-S", "alpha=0.9"], project)
+        stages = [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")]
+        training = [s for s in stages if s.split("@")[0] in ("data", "pretrain_ann", "convert", "train_snn")]
+        print(f"dvc exp run -S alpha=0.9: {exp:.1f} s, stages run: {', '.join(stages)}")
+        print(f"cold_s={cold:.1f} warm_s={warm:.1f} exp_alpha_s={exp:.1f} training_stages_in_exp={len(training)}")
+    finally:
+        if args.keep:
+            print(f"sandbox kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
