@@ -99,6 +99,23 @@ class TablesParams:
 
 
 @dataclass(frozen=True)
+class SeennIIParams:
+    """SEENN-II finetuning (paper sec. 3.4-3.5) of directly trained runs."""
+
+    runs: list = rule("direct runs that get a SEENN-II policy", default=[])
+    betas: list = rule("beta grid of the SEENN-II curve (one cached finetune per run and beta)", default=[0.05, 0.5])
+    candidates: typing.Any = rule("candidate timesteps: 'all' (1..T) or a list of steps", default="all")
+    variant: str = rule("joint SNN + policy training (paper eq. 12) or frozen SNN (released code)", choices=("joint", "released"), default="joint")
+    epochs: int = rule("finetuning epochs", low=1, default=10)
+    batch_size: int = rule("samples per step", low=1, default=64)
+    lr: float = rule("learning rate of both networks (paper: 0.01)", low=0, low_open=True, default=0.01)
+    momentum: float = rule("SGD momentum (paper 0.9, released code 0)", low=0, high=1, high_open=True, default=0.9)
+    weight_decay: float = rule("L2 weight decay", low=0, default=5e-4)
+    policy_width: float = rule("channel multiplier of the ResNet-8 policy", low=0, high=4, low_open=True, default=1.0)
+    policy_input_size: int = rule("policy input resolution, 0 = the data's own (paper: 112 for ImageNet)", low=0, default=0)
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = rule("seed for data splits, initialisation and shuffling", low=0, default=0)
     device: str = rule("where stages compute", choices=DEVICES, default="auto")
@@ -109,6 +126,7 @@ class Params:
     direct: dict = field(default_factory=dict)  # run name -> DirectRun
     sweep: SweepParams = field(default_factory=SweepParams)
     tables: TablesParams = field(default_factory=TablesParams)
+    seenn2: SeennIIParams = field(default_factory=SeennIIParams)
 
 
 # --- validation -------------------------------------------------------------------------------------
@@ -183,8 +201,8 @@ def build(cls: type, raw: Any, prefix: str = "") -> Any:
         value = raw[f.name]
         if isinstance(kind, type) and hasattr(kind, "__dataclass_fields__"):
             values[f.name] = build(kind, value, key + ".")
-        elif kind is dict:
-            values[f.name] = value  # run tables are checked by parse_params
+        elif kind is dict or kind is typing.Any:
+            values[f.name] = value  # run tables and free-form keys are checked by parse_params
         elif kind is list:
             if not isinstance(value, list) or not value:
                 _fail(key, value, "a non-empty list")
@@ -238,7 +256,32 @@ def parse_params(raw: Any) -> Params:
                 _fail(f"{section}.{name}.T", run.T, f"at most data.{run.dataset}.frames = {frames[run.dataset]}")
             if section == "conversion" and run.dataset in EVENT_DATASETS:
                 _fail(f"{section}.{name}.dataset", run.dataset, "a static-image dataset (" + ", ".join(STATIC_DATASETS) + ")")
+    _check_seenn2(params.seenn2, direct)
     return Params(**{**{f.name: getattr(params, f.name) for f in fields(Params)}, "conversion": conversion, "direct": direct})
+
+
+def _check_seenn2(s: "SeennIIParams", direct: dict) -> None:
+    for i, name in enumerate(s.runs):
+        if name not in direct:
+            _fail(f"seenn2.runs[{i}]", name, "the name of a run in `direct` (" + ", ".join(direct) + ")")
+    if len(set(s.runs)) != len(s.runs):
+        _fail("seenn2.runs", s.runs, "a list without repeats")
+    _check_list("seenn2.betas", s.betas, float, dict(low=0))
+    if s.candidates == "all":
+        return
+    if not isinstance(s.candidates, list) or not s.candidates:
+        _fail("seenn2.candidates", s.candidates, "'all' or a non-empty list of timesteps")
+    steps = _check_list("seenn2.candidates", s.candidates, int, dict(low=1))
+    if steps != sorted(set(steps)):
+        _fail("seenn2.candidates", s.candidates, "increasing timesteps without repeats")
+    for name in s.runs:
+        if steps[-1] > direct[name].T:
+            _fail("seenn2.candidates", s.candidates, f"timesteps of at most direct.{name}.T = {direct[name].T}")
+
+
+def candidate_steps(candidates: "str | list[int]", T: int) -> tuple[int, ...]:
+    """The SEENN-II action space of a run with T timesteps."""
+    return tuple(range(1, T + 1)) if candidates == "all" else tuple(candidates)
 
 
 def resolve_device(device: str) -> str:

@@ -83,3 +83,14 @@ def seenn1_exit(
     running = accumulate(logits, accumulate_mode)  # [T, N, C]
     confident = softmax_confidence(running, temperature) > alpha  # [T, N]
     return _decide(running, first_true_step(confident))
+
+
+@EXIT_POLICIES.register("seenn2")
+def chosen_exit(logits: np.ndarray, exit_step: np.ndarray) -> ExitDecision:
+    """SEENN-II: each input runs the number of steps its policy chose (`exit_step [N]`, 1-based) before
+    the SNN started; the prediction is the accumulated output after that many steps."""
+    T = logits.shape[0]
+    exit_step = np.asarray(exit_step, dtype=np.int64)
+    if exit_step.shape != (logits.shape[1],) or exit_step.min() < 1 or exit_step.max() > T:
+        raise ValueError(f"exit_step must be [N] = [{logits.shape[1]}] steps in 1..{T}")
+    return _decide(accumulate(logits), exit_step)

@@ -1,5 +1,5 @@
-"""The three training recipes the stages call: direct SNN training with TET, QCFS ANN pre-training, and
-conversion of that ANN to an IF SNN. Each returns the network and its test-set per-step outputs."""
+"""The training recipes the stages call: direct SNN training with TET, QCFS ANN pre-training, conversion
+of that ANN to an IF SNN, and the SEENN-II finetune. Each returns the networks and test-set outputs."""
 
 from collections.abc import Callable
 
@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.config import ConversionRun, DirectRun
+from pipeline.config import ConversionRun, DirectRun, SeennIIParams, candidate_steps
 from pipeline.convert import convert_qcfs_to_if
 from pipeline.data.prepared import PreparedData, to_sequence
+from pipeline.finetune import FinetuneConfig, build_policy, evaluate_seenn2, finetune_seenn2
 from pipeline.losses import tet_loss
 from pipeline.networks import build_direct_snn, build_qcfs_ann, seed_everything
 from pipeline.train import TrainConfig, fit, timestep_logits
@@ -62,3 +63,36 @@ def convert_and_simulate(ann: nn.Module, run: ConversionRun, data: PreparedData,
     snn = convert_qcfs_to_if(ann).to(device)
     encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731
     return snn, timestep_logits(snn, torch.from_numpy(data.x_test), encode, device=device)
+
+
+def finetune_policy(
+    snn: nn.Module,
+    run: DirectRun,
+    seenn2: SeennIIParams,
+    beta: float,
+    data: PreparedData,
+    seed: int,
+    device: str,
+    on_epoch: EpochCallback | None = None,
+) -> tuple[nn.Module, nn.Module, dict[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """SEENN-II on a TET-trained SNN: build the ResNet-8 policy, finetune, evaluate on the test set.
+
+    Returns the SNN, the policy, the last epoch's metrics and `(logits [T, N, C], choice [N],
+    probs [N, n])` of the test set."""
+    seed_everything(seed)
+    candidates = candidate_steps(seenn2.candidates, run.T)
+    policy = build_policy(len(candidates), data.info, seenn2.policy_width, seenn2.policy_input_size)
+    config = FinetuneConfig(
+        candidates=candidates,
+        beta=beta,
+        variant=seenn2.variant,
+        epochs=seenn2.epochs,
+        batch_size=seenn2.batch_size,
+        lr=seenn2.lr,
+        momentum=seenn2.momentum,
+        weight_decay=seenn2.weight_decay,
+        seed=seed,
+    )
+    metrics = finetune_seenn2(snn, policy, data, run.T, config, seenn2.policy_input_size, device, on_epoch)
+    logits, choice, probs = evaluate_seenn2(snn, policy, data, run.T, candidates, seenn2.policy_input_size, device)
+    return snn, policy, metrics, (logits, choice, probs)

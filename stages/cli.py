@@ -6,6 +6,7 @@ from stages.check_params import check_params
 from stages.convert import convert
 from stages.data import data
 from stages.figures import figures
+from stages.finetune import finetune
 from stages.pretrain_ann import pretrain_ann
 from stages.sweep import sweep
 from stages.tables import tables
@@ -18,7 +19,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for command in (check_params, data, pretrain_ann, convert, train_snn, sweep, tables, figures):
+for command in (check_params, data, pretrain_ann, convert, train_snn, finetune, sweep, tables, figures):
     app.command(name=command.__name__.replace("_", "-"))(command)
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def convert(
     snn, logits = convert_and_simulate(model, spec, dataset, device)
     save_model(out / "model.pt", snn)
     save_timestep_logits(out / "timestep_logits.npz", logits, dataset.y_test)
-    save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "conversion", spec.T, spec.width))
+    save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "conversion", spec.T, spec.width, data))
     write_json_atomic(out / "provenance.json", provenance(vars(spec), p.seed, device))
     acc = accuracy_per_timestep(logits, dataset.y_test)
     typer.echo(

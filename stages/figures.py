@@ -7,19 +7,20 @@ import typer
 
 from pipeline.atomic import write_atomic
 from pipeline.report.figures import figure1, figure4
-from pipeline.report.results import load_runs
+from pipeline.report.results import attach_seenn2, load_runs
 from stages.common import fail, load_params
 
 
 def figures(
     run_dirs: list[Path] = typer.Argument(..., help="run folders (each with run.json, sweep.csv, aet.json)"),
     out: Path = typer.Option(..., help="folder for figure1/figure4 .png and .pdf"),
+    seenn2: list[Path] = typer.Option([], help="SEENN-II finetune folders (seenn2.csv, seenn2.json); repeatable"),
     params: Path = typer.Option(Path("params.yaml"), help="params file"),
 ) -> None:
     """Draw the paper's Figures 1 and 4 from the run folders."""
     load_params(params)
     try:
-        runs = load_runs(run_dirs)
+        runs = attach_seenn2(load_runs(run_dirs), seenn2)
     except (FileNotFoundError, ValueError) as err:
         fail(str(err))
     figs = {"figure1": figure1(runs), "figure4": figure4(runs)}

@@ -6,12 +6,13 @@ import typer
 
 from pipeline.atomic import write_atomic, write_json_atomic, write_text_atomic
 from pipeline.report import tables as T
-from pipeline.report.results import RunResult, load_runs
+from pipeline.report.results import RunResult, attach_seenn2, load_runs
 from stages.common import fail, load_params
 
 
-def headline_metrics(runs: list[RunResult], alpha: float) -> dict:
-    """Per run: full-T accuracy, SEENN-I at the headline alpha, AET (what `dvc metrics show` lists)."""
+def headline_metrics(runs: list[RunResult], alpha: float, beta: float) -> dict:
+    """Per run: full-T accuracy, SEENN-I at the headline alpha, SEENN-II at the headline beta (where the
+    run has a policy), AET: what `dvc metrics show` and `dvc exp show` list."""
     out = {}
     for r in runs:
         s1 = r.policy_rows("seenn1")
@@ -26,37 +27,44 @@ def headline_metrics(runs: list[RunResult], alpha: float) -> dict:
             "aet": round(r.aet, 6),
             "empirical_aet": round(r.empirical_aet, 6),
         }
-    return {"alpha": alpha, "runs": out}
+        s2 = r.policy_rows("seenn2")
+        at2 = s2[s2.param == beta]
+        if not at2.empty:
+            out[r.run]["seenn2_accuracy"] = round(float(at2.accuracy.iloc[0]), 6)
+            out[r.run]["seenn2_avg_timesteps"] = round(float(at2.avg_timesteps.iloc[0]), 6)
+    return {"alpha": alpha, "beta": beta, "runs": out}
 
 
 def tables(
     run_dirs: list[Path] = typer.Argument(..., help="run folders (each with run.json, sweep.csv, aet.json)"),
     out: Path = typer.Option(..., help="folder for table1..5 .md and .csv"),
     metrics: Path = typer.Option(..., help="metrics JSON to write (declared as DVC metrics)"),
+    seenn2: list[Path] = typer.Option([], help="SEENN-II finetune folders (seenn2.csv, seenn2.json); repeatable"),
     params: Path = typer.Option(Path("params.yaml"), help="params file"),
 ) -> None:
     """Regenerate Tables 1-5 in the paper's layout, each as markdown and a tidy CSV twin."""
     p = load_params(params)
     try:
-        runs = load_runs(run_dirs)
+        runs = attach_seenn2(load_runs(run_dirs), seenn2)
     except (FileNotFoundError, ValueError) as err:
         fail(str(err))
     alphas = [p.alpha, *p.tables.alphas][:3]
+    betas = [p.beta, *[b for b in p.seenn2.betas if b != p.beta]][:3] if seenn2 else None
     timesteps = [*p.tables.timesteps, None]
     tidies = {
-        1: T.table1(runs, alphas=alphas, timesteps=timesteps),
+        1: T.table1(runs, alphas=alphas, timesteps=timesteps, betas=betas),
         2: T.table2(runs, alphas=alphas, timesteps=timesteps),
-        3: T.table3(runs, alphas=alphas),
-        4: T.table4(runs, alphas=alphas, timesteps=timesteps),
+        3: T.table3(runs, alphas=alphas, betas=betas),
+        4: T.table4(runs, alphas=alphas, timesteps=timesteps, betas=betas),
         5: T.table5(runs),
     }
     # Compute everything first, then write: a failure above leaves the previous tables untouched.
     rendered = {}
     for k, tidy in tidies.items():
         shown = [r for r in runs if r.run in set(tidy["run"].dropna())]
-        notes = T.table_notes(shown) if k == 5 else T.table_notes(shown, alphas, timesteps)
+        notes = T.table_notes(shown) if k == 5 else T.table_notes(shown, alphas, timesteps, betas)
         rendered[k] = T.to_markdown(tidy, T.TABLE_TITLES[k], notes)
-    summary = headline_metrics(runs, p.alpha)
+    summary = headline_metrics(runs, p.alpha, p.beta)
     for k, tidy in tidies.items():
         write_atomic(out / f"table{k}.csv", lambda tmp, tidy=tidy: tidy.to_csv(tmp, index=False))
         write_text_atomic(out / f"table{k}.md", rendered[k])

@@ -37,7 +37,7 @@ def train_snn(
     logger.close()
     save_model(out / "model.pt", model)
     save_timestep_logits(out / "timestep_logits.npz", logits, dataset.y_test)
-    save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "direct", spec.T, spec.width))
+    save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "direct", spec.T, spec.width, data))
     write_json_atomic(out / "provenance.json", provenance(vars(spec), p.seed, device))
     acc = accuracy_per_timestep(logits, dataset.y_test)
     typer.echo(

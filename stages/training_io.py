@@ -1,5 +1,6 @@
 """Files a training or conversion stage writes into its run folder (paths come from dvc.yaml)."""
 
+import io
 from dataclasses import asdict
 from pathlib import Path
 
@@ -41,7 +42,11 @@ class EpochLogger:
 
 
 def save_model(path: Path, model: nn.Module) -> None:
-    write_atomic(path, lambda tmp: torch.save(model.state_dict(), tmp))
+    """Weights as torch.save bytes. Saved through a buffer: torch names the archive inside the file
+    after the file, and the temporary name would make equal weights differ byte for byte."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    write_atomic(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
 
 
 def save_timestep_logits(path: Path, logits: np.ndarray, labels: np.ndarray) -> None:
@@ -51,7 +56,9 @@ def save_timestep_logits(path: Path, logits: np.ndarray, labels: np.ndarray) -> 
     )
 
 
-def run_record(run_name: str, info: DatasetInfo, model: str, method: str, T: int, width: float) -> dict:
+def run_record(
+    run_name: str, info: DatasetInfo, model: str, method: str, T: int, width: float, data_dir: Path
+) -> dict:
     """`run.json`: what the sweep, tables and figures need to know about a run."""
     return {
         "run": run_name,
@@ -65,6 +72,7 @@ def run_record(run_name: str, info: DatasetInfo, model: str, method: str, T: int
         "num_classes": info.num_classes,
         "model_note": f"{PAPER_NAMES[model]} at width x{width:g}" + (" (paper widths)" if width == 1 else ""),
         "dataset_info": asdict(info),
+        "data_dir": str(data_dir),  # where the prepared dataset was read (the SEENN-II finetune reads it too)
     }
 
 

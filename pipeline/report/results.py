@@ -6,6 +6,7 @@ the contract and fails with one line naming the file and what is wrong, so a bro
 caught before a table silently shows a wrong number.
 """
 
+import dataclasses
 import json
 import zipfile
 from collections.abc import Sequence
@@ -173,3 +174,19 @@ def load_run(run_dir: Path) -> RunResult:
 def load_runs(run_dirs: Sequence[Path]) -> list[RunResult]:
     """`load_run` over several folders, in the order given."""
     return [load_run(Path(run_dir)) for run_dir in run_dirs]
+
+
+def attach_seenn2(runs: Sequence[RunResult], seenn2_dirs: Sequence[Path]) -> list[RunResult]:
+    """Add the SEENN-II operating points of finetune folders (`seenn2.csv` + `seenn2.json` naming the
+    `base_run`) to the sweep of the run they were finetuned from."""
+    extra: dict[str, list[pd.DataFrame]] = {}
+    known = {r.run for r in runs}
+    for folder in map(Path, seenn2_dirs):
+        meta = _read_json(folder / "seenn2.json", ("base_run", "beta"))
+        if meta["base_run"] not in known:
+            raise ValueError(f"{folder / 'seenn2.json'}: base_run {meta['base_run']!r} is not among the runs given")
+        extra.setdefault(meta["base_run"], []).append(_read_csv(folder / "seenn2.csv", SWEEP_COLUMNS))
+    return [
+        dataclasses.replace(r, sweep=pd.concat([r.sweep, *extra[r.run]], ignore_index=True)) if r.run in extra else r
+        for r in runs
+    ]

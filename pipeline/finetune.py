@@ -1,0 +1,139 @@
+"""SEENN-II finetuning: the policy network (and, in the paper's joint variant, the SNN) trained with the
+exact expected reward, then evaluated: the policy picks T for each input before the SNN runs."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from pipeline.exits import chosen_exit
+from pipeline.data.prepared import DatasetInfo, PreparedData, to_sequence
+from pipeline.models import build_model
+from pipeline.seenn2 import choose_timesteps, joint_loss, released_loss
+from pipeline.train import batches, timestep_logits
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    candidates: tuple[int, ...]  # the action space t_1 < ... < t_n (1-based timesteps)
+    beta: float  # penalty for a wrong prediction (eq. 7)
+    variant: str = "joint"  # "joint" (paper eq. 12) or "released" (frozen SNN, released code)
+    epochs: int = 10  # finetuning epochs
+    batch_size: int = 64  # samples per step
+    lr: float = 0.01  # paper: 0.01 for both networks
+    momentum: float = 0.9  # paper: 0.9; the released code: 0
+    weight_decay: float = 5e-4  # L2 penalty
+    seed: int = 0  # shuffling
+
+
+def policy_input(x: torch.Tensor, info: DatasetInfo, size: int = 0) -> torch.Tensor:
+    """What the policy sees, `[1, N, C, H, W]`: the image itself, or for event data the mean frame
+    (the policy must decide before the SNN consumes any frame); resized when `size` > 0 (the paper
+    downsamples ImageNet to 112x112)."""
+    image = x if info.kind == "static" else x.mean(dim=1)  # [N, C, H, W]
+    if size and size != image.shape[-1]:
+        image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
+    return image.unsqueeze(0)
+
+
+def build_policy(n_actions: int, info: DatasetInfo, width: float = 1.0, size: int = 0) -> nn.Module:
+    """The paper's ResNet-8 (16/32/64 channels, one block per stage) as an ANN with ReLU."""
+    return build_model("resnet8", n_actions, info.in_channels, size or info.input_size, nn.ReLU, width)
+
+
+def _policy_logits(policy: nn.Module, x: torch.Tensor, info: DatasetInfo, size: int) -> torch.Tensor:
+    return policy(policy_input(x, info, size))[0]  # [N, n]
+
+
+def finetune_seenn2(
+    snn: nn.Module,
+    policy: nn.Module,
+    data: PreparedData,
+    T: int,
+    config: FinetuneConfig,
+    policy_size: int = 0,
+    device: str = "cpu",
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, float]:
+    """Train in place; return the last epoch's metrics (expected reward, SEENN-II test accuracy and T)."""
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    info = data.info
+    candidates = torch.tensor(config.candidates, device=device)
+    snn.to(device)
+    policy.to(device)
+    x_train, y_train = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    encode = lambda x: to_sequence(x, info, T)  # noqa: E731  [T, N, C, H, W]
+    if config.variant == "joint":
+        params = list(snn.parameters()) + list(policy.parameters())
+        rate = 0.0
+    else:
+        for p in snn.parameters():
+            p.requires_grad_(False)
+        params = list(policy.parameters())
+        first = timestep_logits(snn, x_train, lambda x: to_sequence(x, info, 1), device=device)[0]
+        rate = float((first.argmax(-1) == data.y_train).mean())  # the SNN's 1-step training accuracy
+    optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    steps = config.epochs * -(-len(x_train) // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    metrics: dict[str, float] = {}
+    for epoch in tqdm(range(config.epochs), desc="finetune", disable=None, leave=False):
+        snn.train(config.variant == "joint")
+        policy.train()
+        total, seen = {}, 0
+        for xb, yb in batches(x_train, y_train, config.batch_size, generator):
+            xb, yb = xb.to(device), yb.to(device)
+            logits = _policy_logits(policy, xb, info, policy_size)  # [N, n]
+            if config.variant == "joint":
+                outputs = snn(encode(xb))  # [T, N, C]
+                loss, parts = joint_loss(logits, outputs, yb, candidates, config.beta)
+            else:
+                with torch.no_grad():
+                    outputs = snn(encode(xb))
+                loss, parts = released_loss(logits, outputs, yb, candidates, config.beta, rate)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            for k, v in {"loss": loss.item(), **parts}.items():
+                total[k] = total.get(k, 0.0) + v * len(yb)
+            seen += len(yb)
+        _, choice, _ = evaluate_seenn2(snn, policy, data, T, config.candidates, policy_size, device, logits_too=False)
+        test_logits = timestep_logits(snn, torch.from_numpy(data.x_test), encode, device=device)
+        acc = chosen_exit(test_logits, choice).accuracy(data.y_test)
+        metrics = {**{k: v / seen for k, v in total.items()}, "test_accuracy": acc, "test_avg_timesteps": float(choice.mean())}
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+    return metrics
+
+
+@torch.no_grad()
+def evaluate_seenn2(
+    snn: nn.Module,
+    policy: nn.Module,
+    data: PreparedData,
+    T: int,
+    candidates: tuple[int, ...],
+    policy_size: int = 0,
+    device: str = "cpu",
+    logits_too: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Test-set SNN outputs `[T, N, C]` (all steps, so every exit recomputes), the policy's chosen
+    timesteps `[N]` and its probabilities `[N, n]`."""
+    policy.eval()
+    x_test = torch.from_numpy(data.x_test)
+    cand = torch.tensor(candidates, device=device)
+    probs, choice = [], []
+    for xb, _ in batches(x_test, x_test, 256):
+        logits = _policy_logits(policy, xb.to(device), data.info, policy_size)
+        probs.append(logits.softmax(-1).cpu())
+        choice.append(choose_timesteps(logits, cand).cpu())
+    outputs = None
+    if logits_too:
+        outputs = timestep_logits(snn, x_test, lambda x: to_sequence(x, data.info, T), device=device)
+    return outputs, torch.cat(choice).numpy().astype(np.int64), torch.cat(probs).numpy()
+
