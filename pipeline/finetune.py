@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from pipeline.augment import random_shift
 from pipeline.exits import chosen_exit
 from pipeline.data.prepared import DatasetInfo, PreparedData, to_sequence
 from pipeline.models import build_model
@@ -28,6 +29,7 @@ class FinetuneConfig:
     momentum: float = 0.9  # paper: 0.9; the released code: 0
     weight_decay: float = 5e-4  # L2 penalty
     seed: int = 0  # shuffling
+    shift: int = 0  # random-translation augmentation, pixels (0 = none)
 
 
 def policy_input(x: torch.Tensor, info: DatasetInfo, size: int = 0) -> torch.Tensor:
@@ -86,6 +88,7 @@ def finetune_seenn2(
         policy.train()
         total, seen = {}, 0
         for xb, yb in batches(x_train, y_train, config.batch_size, generator):
+            xb = random_shift(xb, config.shift, generator)
             xb, yb = xb.to(device), yb.to(device)
             logits = _policy_logits(policy, xb, info, policy_size)  # [N, n]
             if config.variant == "joint":

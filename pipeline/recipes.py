@@ -27,7 +27,12 @@ def _tensors(data: PreparedData) -> tuple[tuple[torch.Tensor, torch.Tensor], tup
 
 def _config(run: DirectRun | ConversionRun, seed: int) -> TrainConfig:
     return TrainConfig(
-        epochs=run.epochs, batch_size=run.batch_size, lr=run.lr, weight_decay=run.weight_decay, seed=seed
+        epochs=run.epochs,
+        batch_size=run.batch_size,
+        lr=run.lr,
+        weight_decay=run.weight_decay,
+        seed=seed,
+        shift=run.shift,
     )
 
 
@@ -92,6 +97,7 @@ def finetune_policy(
         momentum=seenn2.momentum,
         weight_decay=seenn2.weight_decay,
         seed=seed,
+        shift=seenn2.shift,
     )
     metrics = finetune_seenn2(snn, policy, data, run.T, config, seenn2.policy_input_size, device, on_epoch)
     logits, choice, probs = evaluate_seenn2(snn, policy, data, run.T, candidates, seenn2.policy_input_size, device)

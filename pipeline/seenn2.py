@@ -65,7 +65,8 @@ def joint_loss(
     reward = rewards(correct, candidates, beta, "joint")  # [N, n]
     v = policy_logits.softmax(dim=-1)
     loss = (v * (ce - reward)).sum(dim=-1).mean()
-    return loss, {"expected_reward": float((v * reward).sum(-1).mean()), "ce": float((v * ce).sum(-1).mean())}
+    v_ = v.detach()
+    return loss, {"expected_reward": float((v_ * reward).sum(-1).mean()), "ce": float((v_ * ce.detach()).sum(-1).mean())}
 
 
 def released_loss(
@@ -84,7 +85,7 @@ def released_loss(
     rest = rate / (1.0 - rate) if rate < 1.0 else 1.0
     weight = first_correct + (1 - first_correct) * rest
     er = expected_reward(policy_logits, reward)
-    return -(weight * er).mean(), {"expected_reward": float(er.mean())}
+    return -(weight * er).mean(), {"expected_reward": float(er.detach().mean())}
 
 
 def choose_timesteps(policy_logits: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:

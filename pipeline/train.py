@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from pipeline.augment import random_shift
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -17,6 +19,7 @@ class TrainConfig:
     momentum: float = 0.9  # SGD momentum
     weight_decay: float = 5e-4  # L2 penalty on all parameters
     seed: int = 0  # shuffling order and initialisation
+    shift: int = 0  # random-translation augmentation, pixels (0 = none)
 
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -69,6 +72,7 @@ def fit(
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
         for xb, yb in batches(*train, config.batch_size, generator):
+            xb = random_shift(xb, config.shift, generator)
             xb, yb = xb.to(device), yb.to(device)
             outputs = model(encode(xb))  # [T, N, C]
             loss = loss_fn(outputs, yb)
