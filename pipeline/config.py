@@ -123,6 +123,7 @@ class Params:
     device: str = rule("where stages compute", choices=DEVICES, default="auto")
     alpha: float = rule("headline SEENN-I confidence threshold", low=0, high=1, low_open=True, high_open=True, default=0.95)
     beta: float = rule("SEENN-II wrong-prediction penalty", low=0, default=0.1)
+    checkpoint_every: int = rule("epochs between resumable checkpoints of training stages (0 = none)", low=0, default=1)
     data: DataParams = field(default_factory=DataParams)
     conversion: dict = field(default_factory=dict)  # run name -> ConversionRun
     direct: dict = field(default_factory=dict)  # run name -> DirectRun

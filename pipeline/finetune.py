@@ -11,6 +11,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pipeline.augment import random_shift
+from pipeline.checkpoint import Checkpointing, capture, check_finite, restore
 from pipeline.exits import chosen_exit
 from pipeline.data.prepared import DatasetInfo, PreparedData, to_sequence
 from pipeline.models import build_model
@@ -60,8 +61,10 @@ def finetune_seenn2(
     policy_size: int = 0,
     device: str = "cpu",
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    checkpointing: Checkpointing | None = None,
 ) -> dict[str, float]:
-    """Train in place; return the last epoch's metrics (expected reward, SEENN-II test accuracy and T)."""
+    """Train in place; return the last epoch's metrics (expected reward, SEENN-II test accuracy and T).
+    Checkpointing and the NaN guard work as in `pipeline.train.fit`."""
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     info = data.info
@@ -83,11 +86,20 @@ def finetune_seenn2(
     steps = config.epochs * -(-len(x_train) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     metrics: dict[str, float] = {}
-    for epoch in tqdm(range(config.epochs), desc="finetune", disable=None, leave=False):
+    ckpt = checkpointing or Checkpointing(every=0)
+    modules = {"snn": snn, "policy": policy}
+    start, history = 0, []
+    if ckpt.resume_state is not None:
+        start, history = restore(ckpt.resume_state, modules, optimizer, scheduler, generator)
+    for epoch, past in enumerate(history):
+        metrics = past
+        if on_epoch is not None:
+            on_epoch(epoch, past)
+    for epoch in tqdm(range(start, config.epochs), desc="finetune", disable=None, leave=False):
         snn.train(config.variant == "joint")
         policy.train()
         total, seen = {}, 0
-        for xb, yb in batches(x_train, y_train, config.batch_size, generator):
+        for step, (xb, yb) in enumerate(batches(x_train, y_train, config.batch_size, generator)):
             xb = random_shift(xb, config.shift, generator)
             xb, yb = xb.to(device), yb.to(device)
             logits = _policy_logits(policy, xb, info, policy_size)  # [N, n]
@@ -98,6 +110,7 @@ def finetune_seenn2(
                 with torch.no_grad():
                     outputs = snn(encode(xb))
                 loss, parts = released_loss(logits, outputs, yb, candidates, config.beta, rate)
+            check_finite(loss.item(), epoch, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -109,8 +122,11 @@ def finetune_seenn2(
         test_logits = timestep_logits(snn, torch.from_numpy(data.x_test), encode, device=device)
         acc = chosen_exit(test_logits, choice).accuracy(data.y_test)
         metrics = {**{k: v / seen for k, v in total.items()}, "test_accuracy": acc, "test_avg_timesteps": float(choice.mean())}
+        history.append(metrics)
         if on_epoch is not None:
             on_epoch(epoch, metrics)
+        if ckpt.due(epoch, config.epochs):
+            ckpt.save(capture(modules, optimizer, scheduler, generator, epoch + 1, history))
     return metrics
 
 

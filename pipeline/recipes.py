@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.checkpoint import Checkpointing
 from pipeline.config import ConversionRun, DirectRun, SeennIIParams, candidate_steps
 from pipeline.convert import convert_qcfs_to_if
 from pipeline.data.prepared import PreparedData, to_sequence
@@ -37,7 +38,12 @@ def _config(run: DirectRun | ConversionRun, seed: int) -> TrainConfig:
 
 
 def train_direct(
-    run: DirectRun, data: PreparedData, seed: int, device: str, on_epoch: EpochCallback | None = None
+    run: DirectRun,
+    data: PreparedData,
+    seed: int,
+    device: str,
+    on_epoch: EpochCallback | None = None,
+    checkpointing: Checkpointing | None = None,
 ) -> tuple[nn.Module, np.ndarray, dict[str, float]]:
     """Train an LIF SNN with the TET loss at `run.T` steps; return it, its test logits `[T, N, C]` and the
     last epoch's metrics."""
@@ -46,12 +52,17 @@ def train_direct(
     encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731  [T, N, C, H, W]
     loss = lambda out, y: tet_loss(out, y, lam=run.tet_lambda, mode=run.tet_mode)  # noqa: E731
     train, test = _tensors(data)
-    metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, desc="train_snn")
+    metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, "train_snn", checkpointing)
     return model, timestep_logits(model, test[0], encode, device=device), metrics
 
 
 def pretrain_ann(
-    run: ConversionRun, data: PreparedData, seed: int, device: str, on_epoch: EpochCallback | None = None
+    run: ConversionRun,
+    data: PreparedData,
+    seed: int,
+    device: str,
+    on_epoch: EpochCallback | None = None,
+    checkpointing: Checkpointing | None = None,
 ) -> tuple[nn.Module, dict[str, float]]:
     """Train the QCFS ANN (the same architecture run with T = 1) with cross-entropy."""
     seed_everything(seed)
@@ -59,7 +70,7 @@ def pretrain_ann(
     encode = lambda x: to_sequence(x, data.info, 1)  # noqa: E731  [1, N, C, H, W]
     loss = lambda out, y: F.cross_entropy(out[0], y)  # noqa: E731
     train, test = _tensors(data)
-    metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, desc="pretrain_ann")
+    metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, "pretrain_ann", checkpointing)
     return model, metrics
 
 
@@ -79,6 +90,7 @@ def finetune_policy(
     seed: int,
     device: str,
     on_epoch: EpochCallback | None = None,
+    checkpointing: Checkpointing | None = None,
 ) -> tuple[nn.Module, nn.Module, dict[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """SEENN-II on a TET-trained SNN: build the ResNet-8 policy, finetune, evaluate on the test set.
 
@@ -99,6 +111,8 @@ def finetune_policy(
         seed=seed,
         shift=seenn2.shift,
     )
-    metrics = finetune_seenn2(snn, policy, data, run.T, config, seenn2.policy_input_size, device, on_epoch)
+    metrics = finetune_seenn2(
+        snn, policy, data, run.T, config, seenn2.policy_input_size, device, on_epoch, checkpointing
+    )
     logits, choice, probs = evaluate_seenn2(snn, policy, data, run.T, candidates, seenn2.policy_input_size, device)
     return snn, policy, metrics, (logits, choice, probs)

@@ -9,6 +9,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pipeline.augment import random_shift
+from pipeline.checkpoint import Checkpointing, capture, check_finite, restore
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,14 @@ def fit(
     device: str = "cpu",
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     desc: str = "train",
+    checkpointing: Checkpointing | None = None,
 ) -> dict[str, float]:
     """Train `model` in place; after each epoch call `on_epoch(epoch, metrics)`; return the last metrics.
 
     Metrics: mean training loss, training accuracy and test accuracy of the output summed over all steps.
+    With `checkpointing`, the state is saved at epoch boundaries and a given `resume_state` is continued
+    (its finished epochs are replayed to `on_epoch` first); a NaN or infinite loss raises
+    FloatingPointError naming the epoch and step.
     """
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -68,24 +73,37 @@ def fit(
     steps_per_epoch = -(-len(train[0]) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
     metrics: dict[str, float] = {}
-    for epoch in tqdm(range(config.epochs), desc=desc, disable=None, leave=False):
+    ckpt = checkpointing or Checkpointing(every=0)
+    start, history = 0, []
+    if ckpt.resume_state is not None:
+        start, history = restore(ckpt.resume_state, {"model": model}, optimizer, scheduler, generator)
+    for epoch, past in enumerate(history):
+        metrics = past
+        if on_epoch is not None:
+            on_epoch(epoch, past)
+    for epoch in tqdm(range(start, config.epochs), desc=desc, disable=None, leave=False):
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
-        for xb, yb in batches(*train, config.batch_size, generator):
+        for step, (xb, yb) in enumerate(batches(*train, config.batch_size, generator)):
             xb = random_shift(xb, config.shift, generator)
             xb, yb = xb.to(device), yb.to(device)
             outputs = model(encode(xb))  # [T, N, C]
             loss = loss_fn(outputs, yb)
+            value = loss.item()
+            check_finite(value, epoch, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
-            total_loss += loss.item() * len(yb)
+            total_loss += value * len(yb)
             correct += (outputs.sum(0).argmax(-1) == yb).sum().item()
             seen += len(yb)
         test_logits = timestep_logits(model, test[0], encode, device=device)
         test_acc = float((test_logits.sum(0).argmax(-1) == test[1].numpy()).mean())
         metrics = {"loss": total_loss / seen, "train_accuracy": correct / seen, "test_accuracy": test_acc}
+        history.append(metrics)
         if on_epoch is not None:
             on_epoch(epoch, metrics)
+        if ckpt.due(epoch, config.epochs):
+            ckpt.save(capture({"model": model}, optimizer, scheduler, generator, epoch + 1, history))
     return metrics

@@ -20,7 +20,7 @@ from pipeline.recipes import finetune_policy
 from pipeline.data.prepared import to_sequence
 from pipeline.sweep import SWEEP_COLUMNS
 from stages.common import fail, load_params, provenance
-from stages.training_io import EpochLogger, load_data_for, save_model, save_timestep_logits
+from stages.training_io import CheckpointFile, EpochLogger, fingerprint, load_data_for, save_model, save_timestep_logits
 
 
 def finetune(
@@ -46,10 +46,14 @@ def finetune(
     dataset = load_data_for(run, spec.dataset, Path(base_record["data_dir"]))
     snn = build_direct_snn(spec, dataset.info)
     snn.load_state_dict(torch.load(base / "model.pt", map_location="cpu", weights_only=True))
+    ckpt = CheckpointFile(out, fingerprint("finetune", run, vars(spec), vars(p.seenn2), beta, p.seed, device))
     logger = EpochLogger(out / "live")
-    snn, policy, metrics, (logits, choice, probs) = finetune_policy(
-        snn, spec, p.seenn2, beta, dataset, p.seed, device, logger
-    )
+    try:
+        snn, policy, metrics, (logits, choice, probs) = finetune_policy(
+            snn, spec, p.seenn2, beta, dataset, p.seed, device, logger, ckpt.checkpointing(p.checkpoint_every)
+        )
+    except FloatingPointError as err:
+        fail(f"finetune {run}: {err} (last checkpoint kept: {ckpt.path})")
     logger.close()
 
     labels = dataset.y_test
@@ -83,6 +87,7 @@ def finetune(
     }
     write_json_atomic(out / "seenn2.json", record)
     write_json_atomic(out / "provenance.json", provenance({"direct": vars(spec), "seenn2": vars(p.seenn2), "beta": beta}, p.seed, device))
+    ckpt.clear()
     typer.echo(
         f"finetune: {run} beta={beta}: SEENN-II {decision.accuracy(labels):.1%} at {decision.avg_timesteps():.2f} "
         f"steps (full T after finetune {record['full_T_accuracy_after_finetune']:.1%}); policy = "

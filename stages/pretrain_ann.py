@@ -8,7 +8,7 @@ from pipeline.atomic import write_json_atomic
 from pipeline.config import resolve_device
 from pipeline.recipes import pretrain_ann as pretrain
 from stages.common import fail, load_params, provenance
-from stages.training_io import EpochLogger, load_data_for, save_model
+from stages.training_io import CheckpointFile, EpochLogger, fingerprint, load_data_for, save_model
 
 
 def pretrain_ann(
@@ -24,10 +24,15 @@ def pretrain_ann(
     spec = p.conversion[run]
     device = resolve_device(p.device)
     dataset = load_data_for(run, spec.dataset, data)
+    ckpt = CheckpointFile(out, fingerprint("pretrain_ann", run, vars(spec), p.seed, device))
     logger = EpochLogger(out / "live")
-    model, metrics = pretrain(spec, dataset, p.seed, device, logger)
+    try:
+        model, metrics = pretrain(spec, dataset, p.seed, device, logger, ckpt.checkpointing(p.checkpoint_every))
+    except FloatingPointError as err:
+        fail(f"pretrain_ann {run}: {err} (last checkpoint kept: {ckpt.path})")
     logger.close()
     save_model(out / "model.pt", model)
     write_json_atomic(out / "metrics.json", metrics)
     write_json_atomic(out / "provenance.json", provenance(vars(spec), p.seed, device))
+    ckpt.clear()
     typer.echo(f"pretrain_ann: {run}: QCFS ANN test accuracy {metrics['test_accuracy']:.1%} on {device} -> {out}")

@@ -9,7 +9,9 @@ from pipeline.metrics import accuracy_per_timestep
 from pipeline.recipes import train_direct
 from stages.common import fail, load_params, provenance
 from stages.training_io import (
+    CheckpointFile,
     EpochLogger,
+    fingerprint,
     load_data_for,
     run_record,
     save_model,
@@ -32,13 +34,18 @@ def train_snn(
     spec = p.direct[run]
     device = resolve_device(p.device)
     dataset = load_data_for(run, spec.dataset, data)
+    ckpt = CheckpointFile(out, fingerprint("train_snn", run, vars(spec), p.seed, device))
     logger = EpochLogger(out / "live")
-    model, logits, metrics = train_direct(spec, dataset, p.seed, device, logger)
+    try:
+        model, logits, metrics = train_direct(spec, dataset, p.seed, device, logger, ckpt.checkpointing(p.checkpoint_every))
+    except FloatingPointError as err:
+        fail(f"train_snn {run}: {err} (last checkpoint kept: {ckpt.path})")
     logger.close()
     save_model(out / "model.pt", model)
     save_timestep_logits(out / "timestep_logits.npz", logits, dataset.y_test)
     save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "direct", spec.T, spec.width, data))
     write_json_atomic(out / "provenance.json", provenance(vars(spec), p.seed, device))
+    ckpt.clear()
     acc = accuracy_per_timestep(logits, dataset.y_test)
     typer.echo(
         f"train_snn: {run}: {spec.epochs} epochs on {device}, test accuracy by T "

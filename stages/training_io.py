@@ -1,14 +1,19 @@
 """Files a training or conversion stage writes into its run folder (paths come from dvc.yaml)."""
 
+import hashlib
 import io
+import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
+import typer
 from torch import nn
 
 from pipeline.atomic import write_atomic, write_json_atomic
+from pipeline.checkpoint import Checkpointing
 from pipeline.data.prepared import DatasetInfo, PreparedData, load_prepared
 from pipeline.models import PAPER_NAMES
 from stages.common import fail
@@ -78,3 +83,54 @@ def run_record(
 
 def save_run_record(path: Path, record: dict) -> None:
     write_json_atomic(path, record)
+
+
+CHECKPOINT_DIR = Path("checkpoints")  # outside DVC's outputs, so DVC never deletes it before a re-run
+CODE_DIRS = ("pipeline", "stages")
+
+
+def fingerprint(*parts: object) -> str:
+    """Identity of an experiment: its resolved params, seed and device plus the source of every project
+    module this process has loaded, so a checkpoint is only ever resumed by the experiment (params and
+    code) that wrote it."""
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    root = Path(__file__).resolve().parents[1]
+    sources = set()
+    for module in list(sys.modules.values()):
+        path = Path(getattr(module, "__file__", None) or "/").resolve()
+        if path.suffix == ".py" and any(path.is_relative_to(root / d) for d in CODE_DIRS):
+            sources.add(path)
+    for source in sorted(sources):
+        digest.update(source.relative_to(root).as_posix().encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+class CheckpointFile:
+    """One stage's resumable state: `checkpoints/<out folder>.pt`, written atomically, removed when the
+    stage finishes; a checkpoint of another experiment (other params or code) is ignored."""
+
+    def __init__(self, out: Path, key: str):
+        self.path = CHECKPOINT_DIR / (out.as_posix().strip("/").replace("/", "__") + ".pt")
+        self.key = key
+
+    def load(self) -> dict | None:
+        if not self.path.is_file():
+            return None
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        if state.get("fingerprint") != self.key:
+            typer.echo(f"note: {self.path} belongs to other params or code; starting afresh", err=True)
+            return None
+        typer.echo(f"resuming from {self.path} at epoch {state['next_epoch'] + 1}", err=True)
+        return state
+
+    def save(self, state: dict) -> None:
+        buffer = io.BytesIO()
+        torch.save({**state, "fingerprint": self.key}, buffer)
+        write_atomic(self.path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
+
+    def checkpointing(self, every: int) -> Checkpointing:
+        return Checkpointing(every=every, save=self.save, resume_state=self.load())
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
