@@ -64,7 +64,11 @@ class TrainingParams:
     batch_size: int = rule("samples per SGD step", low=1, default=64)
     lr: float = rule("initial learning rate", low=0, low_open=True, default=0.1)
     weight_decay: float = rule("L2 weight decay", low=0, default=5e-4)
-    shift: int = rule("random-translation augmentation in pixels (0 = none)", low=0, high=8, default=0)
+    shift: int = rule("augmentation: random translation in pixels, zero fill (0 = none)", low=0, high=16, default=0)
+    flip: bool = rule("augmentation: random horizontal flip", default=False)
+    roll: int = rule("augmentation: random circular shift in pixels (released CIFAR10-DVS recipe)", low=0, high=16, default=0)
+    cutout: int = rule("augmentation: Cutout square side in pixels (0 = none)", low=0, high=64, default=0)
+    autoaugment: bool = rule("augmentation: torchvision AutoAugment, CIFAR-10 policy", default=False)
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,8 @@ class SeennIIParams:
     weight_decay: float = rule("L2 weight decay", low=0, default=5e-4)
     policy_width: float = rule("channel multiplier of the ResNet-8 policy", low=0, high=4, low_open=True, default=1.0)
     policy_input_size: int = rule("policy input resolution, 0 = the data's own (paper: 112 for ImageNet)", low=0, default=0)
-    shift: int = rule("random-translation augmentation in pixels during finetuning (0 = none)", low=0, high=8, default=0)
+    shift: int = rule("augmentation while finetuning: random translation in pixels (0 = none)", low=0, high=16, default=0)
+    flip: bool = rule("augmentation while finetuning: random horizontal flip", default=False)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from pipeline.augment import random_shift
+from pipeline.augment import AugmentSpec, augment_batch
 from pipeline.checkpoint import Checkpointing, capture, check_finite, restore
 from pipeline.exits import chosen_exit
 from pipeline.data.prepared import DatasetInfo, PreparedData, to_sequence
@@ -30,14 +30,14 @@ class FinetuneConfig:
     momentum: float = 0.9  # paper: 0.9; the released code: 0
     weight_decay: float = 5e-4  # L2 penalty
     seed: int = 0  # shuffling
-    shift: int = 0  # random-translation augmentation, pixels (0 = none)
+    augment: AugmentSpec = AugmentSpec()  # training-time augmentation (none by default)
 
 
 def policy_input(x: torch.Tensor, info: DatasetInfo, size: int = 0) -> torch.Tensor:
     """What the policy sees, `[1, N, C, H, W]`: the image itself, or for event data the mean frame
     (the policy must decide before the SNN consumes any frame); resized when `size` > 0 (the paper
     downsamples ImageNet to 112x112)."""
-    image = x if info.kind == "static" else x.mean(dim=1)  # [N, C, H, W]
+    image = to_sequence(x, info, 1)[0] if info.kind == "static" else x.float().mean(dim=1)  # [N, C, H, W]
     if size and size != image.shape[-1]:
         image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
     return image.unsqueeze(0)
@@ -100,7 +100,7 @@ def finetune_seenn2(
         policy.train()
         total, seen = {}, 0
         for step, (xb, yb) in enumerate(batches(x_train, y_train, config.batch_size, generator)):
-            xb = random_shift(xb, config.shift, generator)
+            xb = augment_batch(xb, config.augment, generator)
             xb, yb = xb.to(device), yb.to(device)
             logits = _policy_logits(policy, xb, info, policy_size)  # [N, n]
             if config.variant == "joint":

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.augment import AugmentSpec
 from pipeline.checkpoint import Checkpointing
 from pipeline.config import ConversionRun, DirectRun, SeennIIParams, candidate_steps
 from pipeline.convert import convert_qcfs_to_if
@@ -33,7 +34,7 @@ def _config(run: DirectRun | ConversionRun, seed: int) -> TrainConfig:
         lr=run.lr,
         weight_decay=run.weight_decay,
         seed=seed,
-        shift=run.shift,
+        augment=AugmentSpec(run.shift, run.flip, run.roll, run.cutout, run.autoaugment),
     )
 
 
@@ -109,7 +110,7 @@ def finetune_policy(
         momentum=seenn2.momentum,
         weight_decay=seenn2.weight_decay,
         seed=seed,
-        shift=seenn2.shift,
+        augment=AugmentSpec(shift=seenn2.shift, flip=seenn2.flip),
     )
     metrics = finetune_seenn2(
         snn, policy, data, run.T, config, seenn2.policy_input_size, device, on_epoch, checkpointing

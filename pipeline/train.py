@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from pipeline.augment import random_shift
+from pipeline.augment import AugmentSpec, augment_batch
 from pipeline.checkpoint import Checkpointing, capture, check_finite, restore
 
 
@@ -20,7 +20,7 @@ class TrainConfig:
     momentum: float = 0.9  # SGD momentum
     weight_decay: float = 5e-4  # L2 penalty on all parameters
     seed: int = 0  # shuffling order and initialisation
-    shift: int = 0  # random-translation augmentation, pixels (0 = none)
+    augment: AugmentSpec = AugmentSpec()  # training-time augmentation (none by default)
 
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -85,7 +85,7 @@ def fit(
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
         for step, (xb, yb) in enumerate(batches(*train, config.batch_size, generator)):
-            xb = random_shift(xb, config.shift, generator)
+            xb = augment_batch(xb, config.augment, generator)
             xb, yb = xb.to(device), yb.to(device)
             outputs = model(encode(xb))  # [T, N, C]
             loss = loss_fn(outputs, yb)

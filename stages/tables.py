@@ -8,6 +8,7 @@ from pipeline.atomic import write_atomic, write_json_atomic, write_text_atomic
 from pipeline.report import tables as T
 from pipeline.report.results import RunResult, attach_seenn2, load_runs
 from stages.common import fail, load_params
+from stages.layout import report_inputs
 
 
 def headline_metrics(runs: list[RunResult], alpha: float, beta: float) -> dict:
@@ -36,37 +37,37 @@ def headline_metrics(runs: list[RunResult], alpha: float, beta: float) -> dict:
 
 
 def tables(
-    run_dirs: list[Path] = typer.Argument(..., help="run folders (each with run.json, sweep.csv, aet.json)"),
+    runs: Path = typer.Option(Path("runs"), help="folder holding the run folders named in params"),
     out: Path = typer.Option(..., help="folder for table1..5 .md and .csv"),
     metrics: Path = typer.Option(..., help="metrics JSON to write (declared as DVC metrics)"),
-    seenn2: list[Path] = typer.Option([], help="SEENN-II finetune folders (seenn2.csv, seenn2.json); repeatable"),
     params: Path = typer.Option(Path("params.yaml"), help="params file"),
 ) -> None:
     """Regenerate Tables 1-5 in the paper's layout, each as markdown and a tidy CSV twin."""
     p = load_params(params)
     try:
-        runs = attach_seenn2(load_runs(run_dirs), seenn2)
+        run_dirs, seenn2 = report_inputs(p, runs)
+        results = attach_seenn2(load_runs(run_dirs), seenn2)
     except (FileNotFoundError, ValueError) as err:
         fail(str(err))
     alphas = [p.alpha, *p.tables.alphas][:3]
     betas = [p.beta, *[b for b in p.seenn2.betas if b != p.beta]][:3] if seenn2 else None
     timesteps = [*p.tables.timesteps, None]
     tidies = {
-        1: T.table1(runs, alphas=alphas, timesteps=timesteps, betas=betas),
-        2: T.table2(runs, alphas=alphas, timesteps=timesteps),
-        3: T.table3(runs, alphas=alphas, betas=betas),
-        4: T.table4(runs, alphas=alphas, timesteps=timesteps, betas=betas),
-        5: T.table5(runs),
+        1: T.table1(results, alphas=alphas, timesteps=timesteps, betas=betas),
+        2: T.table2(results, alphas=alphas, timesteps=timesteps),
+        3: T.table3(results, alphas=alphas, betas=betas),
+        4: T.table4(results, alphas=alphas, timesteps=timesteps, betas=betas),
+        5: T.table5(results),
     }
     # Compute everything first, then write: a failure above leaves the previous tables untouched.
     rendered = {}
     for k, tidy in tidies.items():
-        shown = [r for r in runs if r.run in set(tidy["run"].dropna())]
+        shown = [r for r in results if r.run in set(tidy["run"].dropna())]
         notes = T.table_notes(shown) if k == 5 else T.table_notes(shown, alphas, timesteps, betas)
         rendered[k] = T.to_markdown(tidy, T.TABLE_TITLES[k], notes)
-    summary = headline_metrics(runs, p.alpha, p.beta)
+    summary = headline_metrics(results, p.alpha, p.beta)
     for k, tidy in tidies.items():
         write_atomic(out / f"table{k}.csv", lambda tmp, tidy=tidy: tidy.to_csv(tmp, index=False))
         write_text_atomic(out / f"table{k}.md", rendered[k])
     write_json_atomic(metrics, summary)
-    typer.echo(f"tables: Tables 1-5 from {len(runs)} runs (headline alpha={p.alpha}) -> {out}, {metrics}")
+    typer.echo(f"tables: Tables 1-5 from {len(results)} runs (headline alpha={p.alpha}) -> {out}, {metrics}")

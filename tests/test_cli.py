@@ -52,10 +52,9 @@ def workdir(tmp_path_factory) -> Path:
         ["train-snn", "d1", "--data", str(folder / "data/digits"), "--out", str(folder / "runs/d1"), "--params", p],
         ["train-snn", "e1", "--data", str(folder / "data/digits_dvs"), "--out", str(folder / "runs/e1"), "--params", p],
         *[["sweep", str(folder / f"runs/{r}"), "--params", p] for r in ("c1", "d1", "e1")],
-        ["tables", *[str(folder / f"runs/{r}") for r in ("c1", "d1", "e1")], "--out", str(folder / "reports/tables"),
+        ["tables", "--runs", str(folder / "runs"), "--out", str(folder / "reports/tables"),
          "--metrics", str(folder / "reports/metrics.json"), "--params", p],
-        ["figures", *[str(folder / f"runs/{r}") for r in ("c1", "d1", "e1")], "--out", str(folder / "reports/figures"),
-         "--params", p],
+        ["figures", "--runs", str(folder / "runs"), "--out", str(folder / "reports/figures"), "--params", p],
     ]
     for step in steps:
         result = invoke(*step)
