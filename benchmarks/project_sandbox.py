@@ -11,7 +11,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ["pipeline", "stages", "benchmarks", "params.yaml", "dvc.yaml", "pyproject.toml", ".gitignore", ".dvcignore"]
+COPIED = [
+    "pipeline", "stages", "benchmarks", "profiles", "build", "params.yaml", "dvc.yaml", "pyproject.toml", ".gitignore",
+    ".dvcignore",
+]
 
 
 def sandbox_env() -> dict[str, str]:
@@ -30,8 +33,9 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
     return proc
 
 
-def make_sandbox(dest: Path, edit_params: Callable[[dict], None] | None = None) -> Path:
-    """Copy the project's code and pipeline files into `dest/project`, optionally edit params.yaml,
+def make_sandbox(dest: Path, edit_params: Callable[[dict], None] | None = None, profile: str | None = None) -> Path:
+    """Copy the project's code and pipeline files into `dest/project`, optionally switch to a profile
+    and edit params.yaml,
     `git init` + `dvc init` there and commit. Runs stay in the sandbox's own DVC cache."""
     project = dest / "project"
     project.mkdir(parents=True)
@@ -41,6 +45,8 @@ def make_sandbox(dest: Path, edit_params: Callable[[dict], None] | None = None) 
             shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif src.exists():
             shutil.copy2(src, project / name)
+    if profile is not None:
+        shutil.copy2(project / "profiles" / f"{profile}.yaml", project / "params.yaml")
     if edit_params is not None:
         params = yaml.safe_load((project / "params.yaml").read_text())
         edit_params(params)

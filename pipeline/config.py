@@ -13,10 +13,10 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 DEVICES = ("auto", "cpu", "cuda")
-STATIC_DATASETS = ("digits",)  # embedded, real images
-EVENT_DATASETS = ("digits_dvs",)  # embedded, simulated events
+STATIC_DATASETS = ("digits", "cifar10", "cifar100", "imagenet")  # images fed at every step
+EVENT_DATASETS = ("digits_dvs", "cifar10_dvs")  # one event frame per step (digits_dvs is simulated)
 SURROGATE_NAMES = ("triangle", "dspike", "sigmoid")
-MODEL_NAMES = ("resnet8", "resnet18", "resnet19", "resnet20", "resnet34", "vgg16", "vggsnn")
+MODEL_NAMES = ("resnet8", "resnet18", "resnet19", "resnet20", "resnet34", "sew_resnet34", "vgg16", "vggsnn")
 
 
 class ParamsError(ValueError):
@@ -47,9 +47,37 @@ class DigitsDvsData:
 
 
 @dataclass(frozen=True)
+class CifarData:
+    root: str = rule("local copy: torchvision's layout, or train/<class>/* and test/<class>/*", default="datasets/cifar10")
+    download: bool = rule("download with torchvision (checksum-verified) when root holds nothing", default=False)
+    subset_per_class: int = rule("keep the first k training images of each class (0 = all)", low=0, default=0)
+    test_subset_per_class: int = rule("keep the first k test images of each class (0 = all)", low=0, default=0)
+
+
+@dataclass(frozen=True)
+class Cifar10DvsData:
+    root: str = rule("local copy of the recordings: <class>/*.aedat", default="datasets/cifar10_dvs")
+    frames: int = rule("frames per recording (the SNN's T)", low=1, default=10)
+    size: int = rule("frame side after resizing from 128", low=8, high=128, default=48)
+    subset_per_class: int = rule("keep k recordings of each class and split (0 = all)", low=0, default=0)
+    train_per_class: int = rule("first recordings of each class used for training (by file name)", low=1, default=900)
+
+
+@dataclass(frozen=True)
+class ImageNetData:
+    root: str = rule("image-folder tree with train/ and val/", default="datasets/imagenet")
+
+
+@dataclass(frozen=True)
 class DataParams:
+    """One section per dataset; dvc.yaml prepares each dataset named here (foreach over `data`)."""
+
     digits: DigitsData = field(default_factory=DigitsData)
     digits_dvs: DigitsDvsData = field(default_factory=DigitsDvsData)
+    cifar10: CifarData = field(default_factory=CifarData)
+    cifar100: CifarData = field(default_factory=lambda: CifarData(root="datasets/cifar100"))
+    cifar10_dvs: Cifar10DvsData = field(default_factory=Cifar10DvsData)
+    imagenet: ImageNetData = field(default_factory=ImageNetData)
 
 
 @dataclass(frozen=True)
@@ -69,6 +97,7 @@ class TrainingParams:
     roll: int = rule("augmentation: random circular shift in pixels (released CIFAR10-DVS recipe)", low=0, high=16, default=0)
     cutout: int = rule("augmentation: Cutout square side in pixels (0 = none)", low=0, high=64, default=0)
     autoaugment: bool = rule("augmentation: torchvision AutoAugment, CIFAR-10 policy", default=False)
+    rcs_weight: float = rule("weight of SNNCutoff's RCS regulariser (0 = off; its paper: 0.001-0.005)", low=0, default=0.0)
 
 
 @dataclass(frozen=True)
@@ -95,6 +124,9 @@ class SweepParams:
     accumulate: str = rule("running output: sum (released code) or mean (paper eq. 3)", choices=("sum", "mean"), default="sum")
     direct_temperature: float = rule("softmax temperature for direct-trained SNNs", low=0, low_open=True, default=1.0)
     conversion_temperature: float = rule("softmax temperature for converted SNNs (released: 8)", low=0, low_open=True, default=8.0)
+    topk_betas: list = rule("SNNCutoff Top-K thresholds on the top-1 minus top-2 gap of summed logits", default=[0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+    cutoff_epsilons: list = rule("SNNCutoff calibration tolerances (its paper: 0, 0.01)", default=[0.0, 0.01])
+    entropy_thresholds: list = rule("entropy-score thresholds (1 - H / log C)", default=[0.1, 0.3, 0.5, 0.7, 0.9, 0.95])
 
 
 @dataclass(frozen=True)
@@ -249,6 +281,9 @@ def parse_params(raw: Any) -> Params:
     params = build(Params, raw)
     unit = dict(low=0, high=1, low_open=True, high_open=True)
     _check_list("sweep.alphas", params.sweep.alphas, float, unit)
+    _check_list("sweep.topk_betas", params.sweep.topk_betas, float, dict(low=0))
+    _check_list("sweep.cutoff_epsilons", params.sweep.cutoff_epsilons, float, dict(low=0, high=1, high_open=True))
+    _check_list("sweep.entropy_thresholds", params.sweep.entropy_thresholds, float, dict(low=0, high=1, high_open=True))
     _check_list("tables.alphas", params.tables.alphas, float, unit)
     _check_list("tables.timesteps", params.tables.timesteps, int, dict(low=1))
     for i, a in enumerate(params.tables.alphas):
@@ -257,7 +292,7 @@ def parse_params(raw: Any) -> Params:
     both = set(conversion) & set(direct)
     if both:
         raise ParamsError(f"params: run name {sorted(both)[0]!r} appears in both conversion and direct")
-    frames = {"digits_dvs": params.data.digits_dvs.frames}
+    frames = {"digits_dvs": params.data.digits_dvs.frames, "cifar10_dvs": params.data.cifar10_dvs.frames}
     for section, runs in (("conversion", conversion), ("direct", direct)):
         for name, run in runs.items():
             if run.dataset in frames and run.T > frames[run.dataset]:

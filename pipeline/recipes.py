@@ -3,6 +3,8 @@ of that ANN to an IF SNN, and the SEENN-II finetune. Each returns the networks a
 
 from collections.abc import Callable
 
+from contextlib import nullcontext
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -15,6 +17,7 @@ from pipeline.convert import convert_qcfs_to_if
 from pipeline.data.prepared import PreparedData, to_sequence
 from pipeline.finetune import FinetuneConfig, build_policy, evaluate_seenn2, finetune_seenn2
 from pipeline.losses import tet_loss
+from pipeline.rcs import NeuronRecorder, QCFSRecorder, rcs_ann_loss, rcs_loss
 from pipeline.networks import build_direct_snn, build_qcfs_ann, seed_everything
 from pipeline.train import TrainConfig, fit, timestep_logits
 
@@ -51,9 +54,12 @@ def train_direct(
     seed_everything(seed)
     model = build_direct_snn(run, data.info)
     encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731  [T, N, C, H, W]
-    loss = lambda out, y: tet_loss(out, y, lam=run.tet_lambda, mode=run.tet_mode)  # noqa: E731
+    tet = lambda out, y: tet_loss(out, y, lam=run.tet_lambda, mode=run.tet_mode)  # noqa: E731
     train, test = _tensors(data)
-    metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, "train_snn", checkpointing)
+    recorder = NeuronRecorder(model) if run.rcs_weight > 0 else None
+    loss = tet if recorder is None else lambda out, y: tet(out, y) + run.rcs_weight * rcs_loss(out, y, recorder)  # noqa: E731
+    with recorder or nullcontext():
+        metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, "train_snn", checkpointing)
     return model, timestep_logits(model, test[0], encode, device=device), metrics
 
 
@@ -69,9 +75,12 @@ def pretrain_ann(
     seed_everything(seed)
     model = build_qcfs_ann(run, data.info)
     encode = lambda x: to_sequence(x, data.info, 1)  # noqa: E731  [1, N, C, H, W]
-    loss = lambda out, y: F.cross_entropy(out[0], y)  # noqa: E731
+    ce = lambda out, y: F.cross_entropy(out[0], y)  # noqa: E731
     train, test = _tensors(data)
-    metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, "pretrain_ann", checkpointing)
+    recorder = QCFSRecorder(model) if run.rcs_weight > 0 else None
+    loss = ce if recorder is None else lambda out, y: ce(out, y) + run.rcs_weight * rcs_ann_loss(out, y, recorder)  # noqa: E731
+    with recorder or nullcontext():
+        metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, "pretrain_ann", checkpointing)
     return model, metrics
 
 
@@ -80,6 +89,12 @@ def convert_and_simulate(ann: nn.Module, run: ConversionRun, data: PreparedData,
     snn = convert_qcfs_to_if(ann).to(device)
     encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731
     return snn, timestep_logits(snn, torch.from_numpy(data.x_test), encode, device=device)
+
+
+def training_set_logits(model: nn.Module, data: PreparedData, T: int, device: str) -> np.ndarray:
+    """Per-step outputs `[T, N_train, C]` on the unaugmented training set (SNNCutoff's calibration)."""
+    encode = lambda x: to_sequence(x, data.info, T)  # noqa: E731
+    return timestep_logits(model, torch.from_numpy(data.x_train), encode, device=device)
 
 
 def finetune_policy(

@@ -8,6 +8,7 @@ from stages.data import data
 from stages.figures import figures
 from stages.finetune import finetune
 from stages.pretrain_ann import pretrain_ann
+from stages.profile import use_profile
 from stages.sweep import sweep
 from stages.tables import tables
 from stages.train_snn import train_snn
@@ -19,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for command in (check_params, data, pretrain_ann, convert, train_snn, finetune, sweep, tables, figures):
+for command in (use_profile, check_params, data, pretrain_ann, convert, train_snn, finetune, sweep, tables, figures):
     app.command(name=command.__name__.replace("_", "-"))(command)
 
 if __name__ == "__main__":

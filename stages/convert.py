@@ -9,7 +9,7 @@ from pipeline.atomic import write_json_atomic
 from pipeline.config import resolve_device
 from pipeline.metrics import accuracy_per_timestep
 from pipeline.networks import build_qcfs_ann
-from pipeline.recipes import convert_and_simulate
+from pipeline.recipes import training_set_logits, convert_and_simulate
 from stages.common import fail, load_params, provenance
 from stages.training_io import load_data_for, run_record, save_model, save_run_record, save_timestep_logits
 
@@ -35,7 +35,8 @@ def convert(
     snn, logits = convert_and_simulate(model, spec, dataset, device)
     save_model(out / "model.pt", snn)
     save_timestep_logits(out / "timestep_logits.npz", logits, dataset.y_test)
-    save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "conversion", spec.T, spec.width, data))
+    save_timestep_logits(out / "train_logits.npz", training_set_logits(snn, dataset, spec.T, device), dataset.y_train)
+    save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "conversion", spec.T, spec.width, data, spec.rcs_weight))
     write_json_atomic(out / "provenance.json", provenance(vars(spec), p.seed, device))
     acc = accuracy_per_timestep(logits, dataset.y_test)
     typer.echo(

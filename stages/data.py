@@ -18,7 +18,10 @@ def data(
     p = load_params(params)
     if dataset not in DATASETS:
         fail(f"dataset {dataset!r} is not known; known: {', '.join(DATASETS.names())}")
-    prepared = DATASETS.get(dataset)(getattr(p.data, dataset), p.seed)
+    try:
+        prepared = DATASETS.get(dataset)(getattr(p.data, dataset), p.seed)
+    except (FileNotFoundError, ValueError, RuntimeError, NotImplementedError) as err:
+        fail(f"data {dataset}: {err}")
     save_prepared(prepared, out)
     info = prepared.info
     typer.echo(

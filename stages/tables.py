@@ -6,6 +6,8 @@ import typer
 
 from pipeline.atomic import write_atomic, write_json_atomic, write_text_atomic
 from pipeline.report import tables as T
+from pipeline.report.exit_policies import comparison
+from pipeline.report.exit_policies import to_markdown as policies_markdown
 from pipeline.report.results import RunResult, attach_seenn2, load_runs
 from stages.common import fail, load_params
 from stages.layout import report_inputs
@@ -42,7 +44,8 @@ def tables(
     metrics: Path = typer.Option(..., help="metrics JSON to write (declared as DVC metrics)"),
     params: Path = typer.Option(Path("params.yaml"), help="params file"),
 ) -> None:
-    """Regenerate Tables 1-5 in the paper's layout, each as markdown and a tidy CSV twin."""
+    """Regenerate Tables 1-5 in the paper's layout, each as markdown and a tidy CSV twin, and the
+    comparison of every exit policy (SEENN-I, SEENN-II, SNNCutoff's Top-K, entropy, oracle)."""
     p = load_params(params)
     try:
         run_dirs, seenn2 = report_inputs(p, runs)
@@ -66,8 +69,12 @@ def tables(
         notes = T.table_notes(shown) if k == 5 else T.table_notes(shown, alphas, timesteps, betas)
         rendered[k] = T.to_markdown(tidy, T.TABLE_TITLES[k], notes)
     summary = headline_metrics(results, p.alpha, p.beta)
+    policies = comparison(results)
+    policies_md = policies_markdown(policies)
     for k, tidy in tidies.items():
         write_atomic(out / f"table{k}.csv", lambda tmp, tidy=tidy: tidy.to_csv(tmp, index=False))
         write_text_atomic(out / f"table{k}.md", rendered[k])
+    write_atomic(out / "exit_policies.csv", lambda tmp: policies.to_csv(tmp, index=False))
+    write_text_atomic(out / "exit_policies.md", policies_md)
     write_json_atomic(metrics, summary)
     typer.echo(f"tables: Tables 1-5 from {len(results)} runs (headline alpha={p.alpha}) -> {out}, {metrics}")

@@ -6,7 +6,7 @@ import typer
 
 from pipeline.config import resolve_device
 from pipeline.metrics import accuracy_per_timestep
-from pipeline.recipes import train_direct
+from pipeline.recipes import training_set_logits, train_direct
 from stages.common import fail, load_params, provenance
 from stages.training_io import (
     CheckpointFile,
@@ -43,7 +43,8 @@ def train_snn(
     logger.close()
     save_model(out / "model.pt", model)
     save_timestep_logits(out / "timestep_logits.npz", logits, dataset.y_test)
-    save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "direct", spec.T, spec.width, data))
+    save_timestep_logits(out / "train_logits.npz", training_set_logits(model, dataset, spec.T, device), dataset.y_train)
+    save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "direct", spec.T, spec.width, data, spec.rcs_weight))
     write_json_atomic(out / "provenance.json", provenance(vars(spec), p.seed, device))
     ckpt.clear()
     acc = accuracy_per_timestep(logits, dataset.y_test)

@@ -62,7 +62,7 @@ def save_timestep_logits(path: Path, logits: np.ndarray, labels: np.ndarray) -> 
 
 
 def run_record(
-    run_name: str, info: DatasetInfo, model: str, method: str, T: int, width: float, data_dir: Path
+    run_name: str, info: DatasetInfo, model: str, method: str, T: int, width: float, data_dir: Path, rcs: float = 0.0
 ) -> dict:
     """`run.json`: what the sweep, tables and figures need to know about a run."""
     return {
@@ -75,7 +75,9 @@ def run_record(
         "method": method,
         "T": T,
         "num_classes": info.num_classes,
-        "model_note": f"{PAPER_NAMES[model]} at width x{width:g}" + (" (paper widths)" if width == 1 else ""),
+        "model_note": f"{PAPER_NAMES[model]} at width x{width:g}"
+        + (" (paper widths)" if width == 1 else "")
+        + (f", trained with SNNCutoff's RCS regulariser (weight {rcs:g})" if rcs else ""),
         "dataset_info": asdict(info),
         "data_dir": str(data_dir),  # where the prepared dataset was read (the SEENN-II finetune reads it too)
     }

@@ -48,9 +48,28 @@ def _check_trains(model: nn.Module, T: int, in_ch: int, size: int) -> None:
 
 
 def test_registry_matches_paper_names():
-    """The model registry holds the paper's seven architectures, each with a display name."""
+    """The model registry holds the paper's eight architectures, each with a display name."""
     assert ALL_MODELS == sorted(PAPER_NAMES)
-    assert ALL_MODELS == ["resnet18", "resnet19", "resnet20", "resnet34", "resnet8", "vgg16", "vggsnn"]
+    assert ALL_MODELS == ["resnet18", "resnet19", "resnet20", "resnet34", "resnet8", "sew_resnet34", "vgg16", "vggsnn"]
+
+
+@pytest.mark.parametrize(
+    "name,classes,in_ch,size,params",
+    [
+        # torchvision's resnet34 and resnet18 counts; SEW changes connections, not weights (Fang et al.)
+        ("resnet34", 1000, 3, 64, 21_797_672),
+        ("sew_resnet34", 1000, 3, 64, 21_797_672),
+        ("resnet18", 10, 3, 32, 11_173_962),
+        # VGG-16's 13 conv layers (3x3, no bias) + BN + one FC 512 -> 10 after global pooling
+        ("vgg16", 10, 3, 32, 14_724_042),
+        # VGGSNN: 8 conv layers + BN, flatten 512 x 3 x 3 -> FC 10 on 48x48 frames
+        ("vggsnn", 10, 2, 48, 9_268_746),
+    ],
+)
+def test_paper_architectures_parameter_counts(name, classes, in_ch, size, params):
+    """Full-width models match the parameter counts of their reference architectures."""
+    model = build_model(name, classes, in_ch, size, lif_factory("triangle", 0.5))
+    assert sum(p.numel() for p in model.parameters()) == params
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)

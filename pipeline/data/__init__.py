@@ -1,6 +1,8 @@
 """Dataset builders by name: each returns a `PreparedData` ready to be saved by the data stage."""
 
-from pipeline.config import DigitsData, DigitsDvsData
+from pathlib import Path
+
+from pipeline.config import CifarData, Cifar10DvsData, DigitsData, DigitsDvsData, ImageNetData
 from pipeline.data.prepared import DatasetInfo, PreparedData
 from pipeline.registry import Registry
 
@@ -40,3 +42,44 @@ def prepare_digits_dvs(config: DigitsDvsData, seed: int) -> PreparedData:
         "digits_dvs", "digits-dvs (simulated events)", "event", 10, 2, ev_train.shape[-1], config.frames, True
     )
     return PreparedData(info, ev_train, y_train, ev_test, y_test)
+
+
+def _prepare_cifar(name: str, label: str, num_classes: int):
+    def prepare(config: CifarData, seed: int) -> PreparedData:
+        """CIFAR as uint8 `[N, 3, 32, 32]` (normalised per batch with the released code's mean/std);
+        the official train/test split, so `seed` is unused."""
+        from pipeline.data.cifar import CIFAR_MEAN_STD, load_cifar
+
+        x_train, y_train, x_test, y_test = load_cifar(
+            name, Path(config.root), config.download, config.subset_per_class, config.test_subset_per_class
+        )
+        mean, std = CIFAR_MEAN_STD[name]
+        info = DatasetInfo(name, label, "static", num_classes, 3, 32, mean=tuple(mean), std=tuple(std))
+        return PreparedData(info, x_train, y_train, x_test, y_test)
+
+    return prepare
+
+
+DATASETS.register("cifar10")(_prepare_cifar("cifar10", "CIFAR-10", 10))
+DATASETS.register("cifar100")(_prepare_cifar("cifar100", "CIFAR-100", 100))
+
+
+@DATASETS.register("cifar10_dvs")
+def prepare_cifar10_dvs(config: Cifar10DvsData, seed: int) -> PreparedData:
+    """CIFAR10-DVS recordings as `[N, frames, 2, size, size]`, a fixed per-class split by file name."""
+    from pipeline.data.cifar10_dvs import load_cifar10_dvs
+
+    x_train, y_train, x_test, y_test = load_cifar10_dvs(
+        Path(config.root), config.frames, config.size, config.subset_per_class, config.train_per_class
+    )
+    info = DatasetInfo("cifar10_dvs", "CIFAR10-DVS", "event", 10, 2, config.size, config.frames, False)
+    return PreparedData(info, x_train, y_train, x_test, y_test)
+
+
+@DATASETS.register("imagenet")
+def prepare_imagenet(config: ImageNetData, seed: int) -> PreparedData:
+    """Not yet: ImageNet does not fit the in-memory prepared format and needs a streaming loader."""
+    raise NotImplementedError(
+        f"ImageNet ({config.root}) is not supported yet: it needs a streaming loader (see the README's "
+        "Paper scale section)"
+    )

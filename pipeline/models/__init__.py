@@ -23,6 +23,7 @@ PAPER_NAMES = {
     "resnet19": "ResNet-19",
     "resnet20": "ResNet-20",
     "resnet34": "ResNet-34",
+    "sew_resnet34": "SEW-ResNet-34",
     "vgg16": "VGG-16",
     "vggsnn": "VGGSNN",
 }

@@ -1,4 +1,5 @@
-"""Spiking ResNets of the paper's appendix E / Table 6 (ResNet-8, -18, -19, -20, -34), any width.
+"""Spiking ResNets of the paper's appendix E / Table 6 (ResNet-8, -18, -19, -20, -34) and SEW-ResNet-34
+(Fang et al. 2021, used for ImageNet in Table 3), any width.
 
 The activation is injected (`act()` builds a fresh LIF, QCFS or IF module), so one definition serves
 direct training, the QCFS ANN and the converted SNN.
@@ -32,6 +33,24 @@ class BasicBlock(nn.Module):
         return self.act2(out + self.shortcut(x))
 
 
+class SEWBlock(nn.Module):
+    """Spike-element-wise block (Fang et al. 2021, ADD connection): the residual branch ends in its own
+    neuron and is added to the (spiking) shortcut, so identity mappings pass spikes unchanged."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int, act: ActivationFactory):
+        super().__init__()
+        self.conv1 = conv_bn(in_ch, out_ch, stride=stride)
+        self.act1 = act()
+        self.conv2 = conv_bn(out_ch, out_ch)
+        self.act2 = act()
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_ch != out_ch:
+            self.shortcut = nn.Sequential(conv_bn(in_ch, out_ch, kernel=1, stride=stride), act())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [T, N, C, H, W]
+        return self.act2(self.conv2(self.act1(self.conv1(x)))) + self.shortcut(x)
+
+
 class SpikingResNet(nn.Module):
     """Stem conv, residual stages, global average pooling, one FC: `[T, N, C, H, W]` -> `[T, N, K]`."""
 
@@ -44,6 +63,7 @@ class SpikingResNet(nn.Module):
         in_channels: int,
         act: ActivationFactory,
         imagenet_stem: bool = False,
+        block: type[nn.Module] = BasicBlock,
     ):
         super().__init__()
         if imagenet_stem:  # 7x7 stride 2, then pooling (average, for spikes)
@@ -61,7 +81,7 @@ class SpikingResNet(nn.Module):
         for i, (ch, n) in enumerate(zip(channels, blocks)):
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                layers.append(BasicBlock(in_ch, ch, stride, act))
+                layers.append(block(in_ch, ch, stride, act))
                 in_ch = ch
         self.layers = nn.Sequential(*layers)
         self.head = ClassifierHead(in_ch, num_classes)
@@ -78,6 +98,7 @@ RESNET_SHAPES: dict[str, tuple[int, list[int], list[int], bool]] = {
     "resnet19": (128, [128, 256, 512], [3, 3, 2], False),
     "resnet20": (16, [16, 32, 64], [2, 2, 2], False),
     "resnet34": (64, [64, 128, 256, 512], [3, 4, 6, 3], True),
+    "sew_resnet34": (64, [64, 128, 256, 512], [3, 4, 6, 3], True),
 }
 
 
@@ -93,4 +114,5 @@ def build_resnet(
         in_channels,
         act,
         imagenet_stem,
+        SEWBlock if name.startswith("sew_") else BasicBlock,
     )

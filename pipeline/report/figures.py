@@ -48,7 +48,7 @@ class FigureStyle:
 
 def run_title(run: RunResult) -> str:
     """Panel title: model, dataset label (simulated marked), training route and T."""
-    return f"{run.paper_model} on {run.label}\n{_METHOD_WORDS.get(run.method, run.method)}, T = {run.T}"
+    return f"{run.paper_model} on {run.label} ({run.run})\n{_METHOD_WORDS.get(run.method, run.method)}, T = {run.T}"
 
 
 def accuracy_curve(run: RunResult) -> pd.DataFrame:

@@ -1,0 +1,78 @@
+"""The paper-scale profile: one documented command plans every stage for all four datasets, and a smoke
+run on the shared CIFAR-10 JPEG copy (skipped where ../shared is absent) executes every CIFAR-10 stage and
+fills the CIFAR-10 cells of the tables."""
+
+import tarfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from benchmarks.project_sandbox import ROOT, make_sandbox, run
+
+CIFAR_JPEG = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg.tar.xz"
+
+
+def test_paper_profile_plans_all_four_datasets(tmp_path):
+    """`seenn use-profile paper` then `dvc repro --dry --force` lists data, training, sweep and finetune stages
+    for CIFAR-10, CIFAR-100, CIFAR10-DVS and ImageNet."""
+    project = make_sandbox(tmp_path)
+    assert run(["seenn", "use-profile", "paper"], project).returncode == 0
+    # --force: DVC 3 stops a plain --dry at the first stage whose inputs do not exist yet
+    out = run(["dvc", "repro", "--dry", "--force"], project).stdout
+    for stage in (
+        "data@cifar10", "data@cifar100", "data@cifar10_dvs", "data@imagenet",
+        "pretrain_ann@cifar10-resnet18", "convert@cifar100-resnet18", "train_snn@cifar10-resnet19",
+        "train_snn@cifar10_dvs-vggsnn", "train_snn@imagenet-sew_resnet34", "finetune@cifar100-vgg16",
+        "sweep_direct@imagenet-resnet34", "tables", "figures",
+    ):
+        assert f"'{stage}'" in out, stage
+
+
+def test_missing_dataset_fails_at_once_with_where_to_put_it(tmp_path):
+    """With no CIFAR-10 in place and no download, the data stage stops with one line naming the folder."""
+    project = make_sandbox(tmp_path, profile="paper-smoke")
+    proc = run(["seenn", "data", "cifar10", "--out", "data/cifar10"], project, check=False)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "datasets/cifar10" in lines[0]
+
+
+def extract_subset(archive: Path, dest: Path, per_class: int = 25) -> Path:
+    """Unpack the first `per_class` images of each class and split (the smoke run uses 20 / 10)."""
+    kept: dict[tuple[str, str], int] = {}
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            parts = Path(member.name).parts
+            if not member.isfile() or len(parts) < 3:
+                continue
+            key = (parts[-3], parts[-2])  # (split, class)
+            if kept.get(key, 0) < per_class:
+                kept[key] = kept.get(key, 0) + 1
+                tar.extract(member, dest, filter="data")
+    tops = {p for p in dest.iterdir() if p.is_dir()}
+    root = next(iter(tops)) if len(tops) == 1 and not (dest / "train").is_dir() else dest
+    return root
+
+
+@pytest.mark.skipif(not CIFAR_JPEG.is_file(), reason="../shared/datasets/cifar10-jpeg.tar.xz is not here")
+def test_smoke_run_on_the_cifar10_jpeg_copy(tmp_path):
+    """The paper-smoke profile's `dvc repro` on the JPEG copy runs every stage and fills CIFAR-10 cells."""
+    root = extract_subset(CIFAR_JPEG, tmp_path / "cifar")
+
+    def point_to_copy(params: dict) -> None:
+        params["data"]["cifar10"]["root"] = str(root)
+
+    project = make_sandbox(tmp_path / "sandbox", point_to_copy, profile="paper-smoke")
+    out = run(["dvc", "repro"], project).stdout
+    for stage in ("data@cifar10", "pretrain_ann@cifar10-resnet18", "convert@cifar10-resnet18",
+                  "train_snn@cifar10-resnet19", "train_snn@cifar10-vgg16", "finetune@cifar10-resnet19",
+                  "sweep_direct@cifar10-vgg16", "tables", "figures"):
+        assert f"Running stage '{stage}'" in out, stage
+    table1 = pd.read_csv(project / "reports/tables/table1.csv")
+    ours = table1[(table1.dataset == "cifar10") & table1.ours_accuracy.notna()]
+    assert set(ours.model) >= {"ResNet-19", "VGG-16"}
+    table2 = pd.read_csv(project / "reports/tables/table2.csv")
+    assert table2[(table2.dataset == "cifar10") & table2.ours_accuracy.notna()].shape[0] >= 3
+    assert yaml.safe_load((project / "params.yaml").read_text())["data"]["cifar10"]["subset_per_class"] == 20
