@@ -7,6 +7,7 @@ from stages.convert import convert
 from stages.data import data
 from stages.figures import figures
 from stages.finetune import finetune
+from stages.hardware import hardware
 from stages.pretrain_ann import pretrain_ann
 from stages.profile import use_profile
 from stages.sweep import sweep
@@ -20,7 +21,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for command in (use_profile, check_params, data, pretrain_ann, convert, train_snn, finetune, sweep, tables, figures):
+for command in (use_profile, check_params, data, pretrain_ann, convert, train_snn, finetune, sweep, tables, figures, hardware):
     app.command(name=command.__name__.replace("_", "-"))(command)
 
 if __name__ == "__main__":

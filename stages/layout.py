@@ -11,6 +11,12 @@ def run_dir(runs: Path, name: str) -> Path:
     return runs / name
 
 
+def ann_dir(runs: Path, name: str) -> Path:
+    """The QCFS ANN a conversion run was converted from: `runs/<name>-ann/`. Its `model.pt` holds the
+    learned lambdas that are the IF thresholds; the converted run's `model.pt` holds the weights only."""
+    return runs / f"{name}-ann"
+
+
 def seenn2_dir(runs: Path, name: str, beta: float | None = None) -> Path:
     """A SEENN-II finetune of run `name`: `runs/<name>-seenn2/` at the headline beta, else
     `runs/<name>-seenn2-b<beta>/` for a grid beta."""

@@ -48,7 +48,7 @@ def test_alpha_and_beta_are_declared_only_where_used():
     for name, stage in DVC.items():
         body = stage.get("do", stage)
         params = [p for p in body.get("params", []) if isinstance(p, str)]
-        if name in ("sweep_direct", "sweep_conversion", "tables", "figures"):
+        if name in ("sweep_direct", "sweep_conversion", "tables", "figures", "hardware"):
             assert "alpha" in params, name
         else:
             assert "alpha" not in params, name

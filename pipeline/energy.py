@@ -1,0 +1,213 @@
+"""Energy per image from measured per-layer activity (paper appendix D: 4.6 pJ per MAC, 0.9 pJ per AC).
+
+Counting conventions (stated here so a reader can check every figure):
+- Synaptic operations only: the multiply-accumulates or accumulates of each Conv2d / Linear. BatchNorm is
+  folded into the preceding weights at inference, biases and neuron updates are not counted.
+- A layer whose input is a spiking neuron's output (the same tensor, or a view of it) is spike-driven:
+  every nonzero input element (a spike) triggers one accumulate (AC) per synapse it reaches: its real
+  fan-out, `C_out / groups` for each kernel position that overlaps the output map (fewer at a padded
+  border), `out_features` for a linear layer. IF neurons of converted nets emit the value `threshold`;
+  that scale is folded into the next layer's weights once, so such a spike is still one event and one
+  AC per synapse.
+- Any other layer (the first layer on analog pixels or event counts, a layer after average pooling or
+  global pooling, whose input is no longer binary) performs its dense MAC count at every step it runs.
+- Each input is charged for its own number of timesteps (its exit step): steps after its exit are not
+  counted. SEENN-II adds its policy network, an ANN run once per input, as dense MACs.
+
+The activity is measured with one stateless full-T forward; an input's activity at step t does not
+depend on when it exits or on its batch neighbours, so masking steps after each exit gives what the
+early-exit engine performs.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline.data.prepared import DatasetInfo, to_sequence
+from pipeline.neurons import SpikingNeuron
+
+E_MAC_PJ = 4.6  # energy of one 32-bit multiply-accumulate (paper appendix D), pJ
+E_AC_PJ = 0.9  # energy of one 32-bit accumulate, pJ
+
+
+@dataclass(frozen=True)
+class LayerActivity:
+    """What one Conv2d / Linear did for every input and step of a full-T forward."""
+
+    name: str  # module name in the model, e.g. "layers.0.conv1.body.0"
+    spiking_input: bool  # fed by a spiking neuron's output: its operations are accumulates
+    dense_ops: int  # MACs per input and step if every input element were used
+    input_size: int  # input elements per input and step
+    events: np.ndarray  # [T, N] int64 nonzero input elements (spikes) per step and input
+    ops: np.ndarray  # [T, N] int64 operations per step and input: dense MACs, or ACs the events trigger
+
+
+def _fan_out_ops(module: nn.Module, nonzero: torch.Tensor) -> torch.Tensor:
+    """Accumulates triggered by the nonzero inputs `[M, ...]` of `module`, per row `[M]` (exact counts).
+
+    Conv2d: a ones-kernel convolution counts, for every output position and group, the nonzero inputs in
+    its window; each of them is accumulated into the group's `C_out / groups` channels.
+    """
+    if isinstance(module, nn.Linear):
+        return nonzero.flatten(1).sum(dim=1) * module.out_features
+    ones = torch.ones(
+        (module.groups, module.in_channels // module.groups, *module.kernel_size),
+        dtype=torch.float64,
+        device=nonzero.device,
+    )
+    counts = F.conv2d(
+        nonzero.to(torch.float64), ones, stride=module.stride, padding=module.padding,
+        dilation=module.dilation, groups=module.groups,
+    )  # [M, groups, H_out, W_out]
+    per_group = module.out_channels // module.groups
+    return counts.sum(dim=(1, 2, 3)).round().to(torch.long) * per_group
+
+
+@torch.inference_mode()
+def measure_activity(
+    model: nn.Module, x: torch.Tensor | np.ndarray, info: DatasetInfo, T: int, batch_size: int = 256
+) -> list[LayerActivity]:
+    """Run `model` for T steps on every input of `x` (in batches) and record each layer's activity.
+
+    Args:
+        model: an SNN mapping `[T, n, ...]` to `[T, n, K]`; run in eval mode on its own device and dtype.
+        x: inputs `[N, ...]` (static images or event frames, as `to_sequence` expects).
+        info: the dataset's description.
+        T: steps to run.
+        batch_size: inputs per forward.
+
+    Returns:
+        One `LayerActivity` per Conv2d / Linear, in module order.
+    """
+    parameter = next(model.parameters())
+    x = torch.as_tensor(x)
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+    spike_outputs: dict[int, torch.Tensor] = {}  # storage address -> neuron output, kept alive (no reuse)
+    kinds: dict[str, bool] = {}
+    sizes: dict[str, tuple[int, int]] = {}  # name -> (dense ops, input elements) per input and step
+    events: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    ops: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    n_batch = 0
+
+    def on_spikes(module, inputs, output):
+        spike_outputs[output.untyped_storage().data_ptr()] = output
+
+    def on_layer(name):
+        def hook(module, inputs, output):
+            inp = inputs[0]  # [T*n, C, H, W] (merged time) or [T, n, F]
+            spiking = inp.untyped_storage().data_ptr() in spike_outputs
+            kinds[name] = kinds.get(name, spiking) and spiking
+            rows = T * n_batch
+            per_step = inp.numel() // rows
+            dense = output.numel() // rows * module.weight[0].numel()
+            sizes[name] = (dense, per_step)
+            nonzero = (inp != 0).reshape(rows, *inp.shape[2:] if inp.dim() == 3 else inp.shape[1:])
+            events[name].append(nonzero.flatten(1).sum(dim=1).view(T, n_batch).cpu())
+            if spiking:
+                ops[name].append(_fan_out_ops(module, nonzero).view(T, n_batch).cpu())
+            else:
+                ops[name].append(torch.full((T, n_batch), dense, dtype=torch.long))
+
+        return hook
+
+    handles = [m.register_forward_hook(on_spikes) for m in model.modules() if isinstance(m, SpikingNeuron)]
+    handles += [m.register_forward_hook(on_layer(name)) for name, m in layers.items()]
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(x), batch_size):
+            xb = x[start : start + batch_size].to(parameter.device)
+            n_batch = len(xb)
+            model(to_sequence(xb, info, T).to(parameter.dtype))  # uint8 images are normalised by to_sequence
+            spike_outputs.clear()
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return [
+        LayerActivity(
+            name=name,
+            spiking_input=kinds[name],
+            dense_ops=sizes[name][0],
+            input_size=sizes[name][1],
+            events=torch.cat(events[name], dim=1).numpy().astype(np.int64),
+            ops=torch.cat(ops[name], dim=1).numpy().astype(np.int64),
+        )
+        for name in layers
+        if name in kinds
+    ]
+
+
+@dataclass(frozen=True)
+class EnergyReport:
+    """Energy per image, per layer and in total."""
+
+    layers: pd.DataFrame  # one row per layer (and "policy" for SEENN-II): see `LAYER_COLUMNS`
+    avg_timesteps: float  # mean exit step of the inputs
+
+    @property
+    def mac_pj(self) -> float:
+        return float(self.layers["mac_pj"].sum())
+
+    @property
+    def ac_pj(self) -> float:
+        return float(self.layers["ac_pj"].sum())
+
+    @property
+    def total_pj(self) -> float:
+        return self.mac_pj + self.ac_pj
+
+
+LAYER_COLUMNS = [
+    "layer",  # module name, or "policy" (SEENN-II's policy network)
+    "input",  # "spikes" (accumulates) or "analog" (MACs)
+    "dense_ops",  # MACs per input and step if every input element were used
+    "firing_rate",  # share of input elements that are spikes, over the steps run (NaN for analog input)
+    "ops_per_image",  # operations per image over its own steps (MACs or ACs)
+    "mac_pj",  # MAC energy per image, pJ
+    "ac_pj",  # AC energy per image, pJ
+    "energy_pj",  # mac_pj + ac_pj
+]
+
+
+def energy_per_image(
+    activity: list[LayerActivity],
+    exit_step: np.ndarray,
+    policy_macs: int = 0,
+    e_mac: float = E_MAC_PJ,
+    e_ac: float = E_AC_PJ,
+) -> EnergyReport:
+    """Energy per image when input i runs `exit_step[i]` steps (1-based), from measured activity.
+
+    Args:
+        activity: from `measure_activity` over at least max(exit_step) steps, the same inputs in order.
+        exit_step: `[N]` steps each input runs (fixed T, SEENN-I or SEENN-II exits).
+        policy_macs: MACs of SEENN-II's policy network per image (0: no policy).
+        e_mac: energy per MAC, pJ.
+        e_ac: energy per accumulate, pJ.
+
+    Returns:
+        Per-layer operations and energy (pJ per image) and their totals.
+    """
+    exit_step = np.asarray(exit_step, dtype=np.int64)
+    rows = []
+    for layer in activity:
+        T, N = layer.ops.shape
+        if len(exit_step) != N or exit_step.min() < 1 or exit_step.max() > T:
+            raise ValueError(f"exit_step must be [N] = [{N}] steps in 1..{T}")
+        ran = np.arange(1, T + 1)[:, None] <= exit_step[None, :]  # [T, N] steps each input runs
+        ops = float((layer.ops * ran).sum()) / N
+        rate = float((layer.events * ran).sum()) / (float(ran.sum()) * layer.input_size)
+        mac = 0.0 if layer.spiking_input else ops * e_mac
+        ac = ops * e_ac if layer.spiking_input else 0.0
+        kind = "spikes" if layer.spiking_input else "analog"
+        rate = rate if layer.spiking_input else np.nan
+        rows.append((layer.name, kind, layer.dense_ops, rate, ops, mac, ac, mac + ac))
+    if policy_macs:
+        mac = policy_macs * e_mac
+        rows.append(("policy", "analog", policy_macs, np.nan, float(policy_macs), mac, 0.0, mac))
+    return EnergyReport(pd.DataFrame(rows, columns=LAYER_COLUMNS), float(exit_step.mean()))
