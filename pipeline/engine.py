@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from pipeline.data.prepared import DatasetInfo, to_sequence
-from pipeline.engine_policies import Policy, Seenn1
+from pipeline.engine_policies import STEP_RULES, Policy, Seenn1
 from pipeline.exits import ExitDecision
 from pipeline.networks import spiking_neurons
 from pipeline.neurons import SpikingNeuron
@@ -209,7 +209,7 @@ def _run_confidence(
         running = logits if running is None else running + logits
         sample_steps, calls = sample_steps + n, calls + 1
         score = rule.score(running, t)  # [n, K]
-        stop = (rule.confident(score) | (t >= T)) & alive  # [n] finished at this step
+        stop = (rule.confident(score, t) | (t >= T)) & alive  # [n] finished at this step
         n_stop = int(stop.sum())  # the step's one host read; every size below follows from it
         if n_stop == 0:
             continue
@@ -265,7 +265,8 @@ def infer(
             t at step t), moved to the model's device at once.
         info: the dataset's description.
         T: the largest number of steps (the model's T).
-        policy: `FixedT`, `Seenn1`, `GivenSteps` or `PolicyNet` (`pipeline.engine_policies`).
+        policy: `FixedT`, `GivenSteps`, `PolicyNet` (planned) or a step rule `Seenn1`, `TopK`, `Entropy`
+            (`pipeline.engine_policies`).
         batch_size: inputs computed together (the pool size).
         compact_min_fraction: SEENN-I drops finished inputs from a pool that cannot be refilled only once
             at least this share of its slots are finished (0: at once; larger: fewer copies, more compute).
@@ -289,7 +290,7 @@ def infer(
         prediction=torch.zeros(N, dtype=torch.long, device=x.device),
     )
     with stepping(model) as neurons:
-        if isinstance(policy, Seenn1):
+        if isinstance(policy, STEP_RULES):
             work = _run_confidence(
                 model, neurons, x, info, T, policy, batch_size, compact_min_fraction, refill, out,
                 parameter.dtype,

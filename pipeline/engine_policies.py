@@ -2,10 +2,12 @@
 
 Planned policies know every exit step before the SNN runs and say so through `exit_steps(x, T,
 batch_size) -> [N]`: `FixedT` (the conventional SNN), `GivenSteps` (SEENN-II choices made elsewhere) and
-`PolicyNet` (SEENN-II's policy network). `Seenn1` decides after each step from the running output, with
-the same float64 operations as `pipeline.exits.seenn1_exit` on saved logits.
+`PolicyNet` (SEENN-II's policy network). Step rules decide after each step from the running output, with
+the same float64 operations as their offline twins on saved logits: `Seenn1` (`pipeline.exits`), and
+SNNCutoff's `TopK` and `Entropy` (`pipeline.cutoff`).
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,11 +84,51 @@ class Seenn1:
         """f_t `[n, K]` float64 from the running sums `[n, K]` after `t [n]` steps."""
         return running / t[:, None].to(running.dtype) if self.accumulate == "mean" else running
 
-    def confident(self, score: torch.Tensor) -> torch.Tensor:
+    def confident(self, score: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
         """`[n]` bool: max softmax of `score / temperature` strictly above alpha."""
         z = score / self.temperature if self.temperature != 1.0 else score  # x / 1.0 is exact: skipped
         z = z - z.amax(dim=-1, keepdim=True)
         return 1.0 / torch.exp(z).sum(dim=-1) > self.alpha
 
 
-Policy = FixedT | GivenSteps | PolicyNet | Seenn1
+@dataclass(frozen=True, eq=False)
+class TopK:
+    """SNNCutoff's Top-K cutoff (`pipeline.cutoff.topk_exit`): stop at the first t whose gap between the
+    two largest summed logits exceeds beta_t (one value, or one per step as calibrated)."""
+
+    beta: float | tuple[float, ...]  # threshold, or `[T]` thresholds
+
+    def score(self, running: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return running  # the gap is taken on the raw running sum
+
+    def confident(self, score: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        top2 = score.topk(2, dim=-1).values  # [n, 2]: largest, second largest
+        beta = torch.as_tensor(self.beta, dtype=score.dtype, device=score.device)
+        limit = beta[t - 1] if beta.dim() == 1 else beta  # per-step thresholds are indexed by t
+        return top2[:, 0] - top2[:, 1] > limit
+
+
+@dataclass(frozen=True)
+class Entropy:
+    """The entropy exit (`pipeline.cutoff.entropy_exit`): stop when 1 - H(softmax(f_t / temperature)) /
+    log C exceeds `threshold`."""
+
+    threshold: float  # in [0, 1), strict >
+    accumulate: str = "sum"
+    temperature: float = 1.0
+
+    def score(self, running: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return running / t[:, None].to(running.dtype) if self.accumulate == "mean" else running
+
+    def confident(self, score: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        # The same float64 operations, in the same order, as pipeline.cutoff.entropy_score.
+        z = score / self.temperature
+        z = z - z.amax(dim=-1, keepdim=True)
+        e = torch.exp(z)
+        total = e.sum(dim=-1)
+        entropy = torch.log(total) - (e * z).sum(dim=-1) / total
+        return 1.0 - entropy / math.log(score.shape[-1]) > self.threshold
+
+
+STEP_RULES = (Seenn1, TopK, Entropy)  # rules evaluated after every step from the running output
+Policy = FixedT | GivenSteps | PolicyNet | Seenn1 | TopK | Entropy

@@ -203,3 +203,22 @@ def test_latency_reports_the_median_pass():
     assert timed.seconds_per_sample == pytest.approx(median / 8)
     assert timed.throughput == pytest.approx(8 / median)
     assert (timed.result.decision.exit_step == 2).all()
+
+
+@pytest.mark.parametrize("batch_size,refill", [(1, True), (6, False), (64, True)])
+def test_snncutoff_rules_equal_offline(case, batch_size, refill):
+    """SNNCutoff's Top-K (one beta and calibrated per-step betas) and the entropy exit in the engine
+    give exactly the offline pipeline.cutoff decisions."""
+    from pipeline.cutoff import entropy_exit, entropy_score, topk_exit, topk_gap
+    from pipeline.engine_policies import Entropy, TopK
+
+    name, model, info, x, logits = case
+    gaps = topk_gap(logits)
+    for beta in [float(np.quantile(gaps, q)) for q in (0.3, 0.7)]:
+        _same(infer(model, x, info, T, TopK(beta), batch_size, 0.0, refill), topk_exit(logits, beta))
+    per_step = tuple(float(np.quantile(gaps[t], 0.5)) for t in range(T))
+    _same(infer(model, x, info, T, TopK(per_step), batch_size, 0.0, refill), topk_exit(logits, per_step))
+    scores = entropy_score(accumulate(logits, "sum"), 8.0)
+    for threshold in [float(np.quantile(scores, q)) for q in (0.3, 0.7)]:
+        offline = entropy_exit(logits, threshold, "sum", 8.0)
+        _same(infer(model, x, info, T, Entropy(threshold, "sum", 8.0), batch_size, 0.0, refill), offline)
