@@ -1,28 +1,58 @@
-"""`seenn`: one console entry point for every DVC stage (`seenn --help` lists them)."""
+"""`seenn`: one console entry point for every DVC stage (`seenn --help` lists them).
+
+Each stage module is imported only when its command runs (all of them for `--help`): the sweep, tables
+and params checks then start without importing torch, which keeps `dvc exp run -S alpha=...` fast.
+"""
+
+import importlib
+import sys
 
 import typer
 
-from stages.check_params import check_params
-from stages.convert import convert
-from stages.data import data
-from stages.figures import figures
-from stages.finetune import finetune
-from stages.hardware import hardware
-from stages.pretrain_ann import pretrain_ann
-from stages.profile import use_profile
-from stages.sweep import sweep
-from stages.tables import tables
-from stages.train_snn import train_snn
+# command name -> (module, function), in pipeline order
+COMMANDS = {
+    "use-profile": ("stages.profile", "use_profile"),
+    "check-params": ("stages.check_params", "check_params"),
+    "data": ("stages.data", "data"),
+    "pretrain-ann": ("stages.pretrain_ann", "pretrain_ann"),
+    "convert": ("stages.convert", "convert"),
+    "train-snn": ("stages.train_snn", "train_snn"),
+    "finetune": ("stages.finetune", "finetune"),
+    "sweep": ("stages.sweep", "sweep"),
+    "tables": ("stages.tables", "tables"),
+    "figures": ("stages.figures", "figures"),
+    "hardware": ("stages.hardware", "hardware"),
+}
 
-app = typer.Typer(
-    help="SEENN reproduction: the DVC stages, in pipeline order. dvc.yaml calls these; run one by hand "
-    "to debug it.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-for command in (use_profile, check_params, data, pretrain_ann, convert, train_snn, finetune, sweep, tables, figures, hardware):
-    app.command(name=command.__name__.replace("_", "-"))(command)
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The Typer app with every command, or with just `only` when that command is being run."""
+    app = typer.Typer(
+        help="SEENN reproduction: the DVC stages, in pipeline order. dvc.yaml calls these; run one by hand "
+        "to debug it.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name, (module, function) in COMMANDS.items():
+        if only is None or name == only:
+            app.command(name=name)(getattr(importlib.import_module(module), function))
+    if only is not None:  # a one-command Typer app would drop its name; keep `seenn <command> ...` working
+        app.command(name="--list-commands", hidden=True)(lambda: typer.echo(", ".join(COMMANDS)))
+    return app
+
+
+def main() -> None:
+    invoked = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in COMMANDS else None
+    build_app(invoked)()
+
+
+def __getattr__(name: str):
+    """`from stages.cli import app`: the app with every command, built on first use (tests, CliRunner)."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
+
 
 if __name__ == "__main__":
-    app()
+    main()
