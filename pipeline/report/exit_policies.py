@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from pipeline.report.figures import panel_grid
 from pipeline.report.results import RunResult
 
 TITLE = "Exit policies at matched accuracy: average timesteps to stay within 0.1 / 0.5 / 1 point of full T"
@@ -229,14 +230,8 @@ def exit_policies_figure(
     if not runs:
         raise ValueError("exit_policies_figure needs at least one run")
     style = style or ExitPoliciesStyle()
-    ncols = min(ncols, len(runs))
-    nrows = -(-len(runs) // ncols)
-    fig = Figure(figsize=(style.panel_size[0] * ncols, style.panel_size[1] * nrows), layout="constrained")
-    grid = fig.subplots(nrows, ncols, squeeze=False)
-    axes = list(grid.flat)
-    for ax, run in zip(axes, runs):
+    fig, grid = panel_grid(len(runs), ncols, style.panel_size)
+    for ax, run in zip(grid.flat, runs):
         plot_exit_policies(ax, run, style)
-    for ax in axes[len(runs):]:
-        fig.delaxes(ax)
     fig.suptitle("Exit policies: accuracy against average timesteps", fontsize=style.title_fontsize)
     return fig

@@ -217,18 +217,25 @@ def plot_figure4(runs: Sequence[RunResult], fig: Figure, style: FigureStyle | No
 # --- whole figures ------------------------------------------------------------------------------------
 
 
+def panel_grid(n: int, ncols: int, panel_size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A figure with `n` panels, at most `ncols` a row; the unused cells of the last row are removed so
+    the saved figure has no empty panels. Returns the figure and the `[rows, cols]` axes grid."""
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
+    grid = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in list(grid.flat)[n:]:
+        fig.delaxes(ax)
+    return fig, grid
+
+
 def figure1(runs: Sequence[RunResult], style: FigureStyle | None = None, ncols: int = 3) -> Figure:
     """Figure 1: accuracy against T for every run (at most `ncols` panels a row)."""
     if not runs:
         raise ValueError("figure1 needs at least one run")
     style = style or FigureStyle()
-    ncols = min(ncols, len(runs))
-    nrows = -(-len(runs) // ncols)
-    fig = Figure(figsize=(style.panel_size[0] * ncols, style.panel_size[1] * nrows), layout="constrained")
-    grid = fig.subplots(nrows, ncols, squeeze=False)
+    fig, grid = panel_grid(len(runs), ncols, style.panel_size)
     plot_figure1(runs, grid, style)
-    for ax in list(grid.flat)[len(runs):]:  # no empty panels in the saved figure
-        fig.delaxes(ax)
     fig.suptitle("Accuracy of the spiking network against the number of timesteps (AET: ideal early exit)",
                  fontsize=style.title_fontsize)
     return fig
