@@ -22,7 +22,7 @@ def sandbox_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env["DVC_NO_ANALYTICS"] = "1"
-    env["PYTHONPATH"] = ""  # the sandbox's own code must not be shadowed by the checkout
+    env["PYTHONPATH"] = ""  # no user paths; note the editable install still imports the checkout's code
     return env
 
 

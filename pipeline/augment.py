@@ -2,7 +2,9 @@
 released CIFAR10-DVS recipe), Cutout and torchvision's AutoAugment (CIFAR-10 policy).
 
 Every function takes a batch `[N, C, H, W]` (static images, uint8 or float) or `[N, T, C, H, W]` (event
-frames: all frames of a sample move together) and a `torch.Generator`, so runs are reproducible.
+frames: all frames of a sample move together) and a `torch.Generator`, so runs are reproducible. The
+batch may live on any device: random numbers are drawn on the CPU generator and only the small index
+and mask tensors are moved, so a GPU-resident batch gets exactly the CPU path's augmentation.
 """
 
 from dataclasses import dataclass
@@ -23,10 +25,10 @@ class AugmentSpec:
         return bool(self.shift or self.flip or self.roll or self.cutout or self.autoaugment)
 
 
-def _groups(offsets: torch.Tensor):
-    """Yield (offset row, sample indices) for each distinct offset: one tensor op per group."""
+def _groups(offsets: torch.Tensor, device: torch.device):
+    """Yield (offset row, sample indices on `device`) for each distinct offset: one tensor op per group."""
     for value in torch.unique(offsets, dim=0):
-        yield value.tolist(), (offsets == value).all(dim=1).nonzero().squeeze(1)
+        yield value.tolist(), (offsets == value).all(dim=1).nonzero().squeeze(1).to(device)
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -38,7 +40,7 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | N
     padded = F.pad(x, (max_shift,) * 4)
     offsets = torch.randint(0, 2 * max_shift + 1, (x.shape[0], 2), generator=generator)
     out = torch.empty_like(x)
-    for (dy, dx), rows in _groups(offsets):
+    for (dy, dx), rows in _groups(offsets, x.device):
         out[rows] = padded[rows, ..., dy : dy + h, dx : dx + w]
     return out
 
@@ -49,13 +51,13 @@ def random_roll(x: torch.Tensor, max_roll: int, generator: torch.Generator | Non
         return x
     offsets = torch.randint(-max_roll, max_roll + 1, (x.shape[0], 2), generator=generator)
     out = torch.empty_like(x)
-    for (dy, dx), rows in _groups(offsets):
+    for (dy, dx), rows in _groups(offsets, x.device):
         out[rows] = torch.roll(x[rows], shifts=(dy, dx), dims=(-2, -1))
     return out
 
 
 def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    flip = torch.rand(x.shape[0], generator=generator) < 0.5
+    flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
     out = x.clone()
     out[flip] = x[flip].flip(-1)
     return out
@@ -74,7 +76,7 @@ def cutout(x: torch.Tensor, size: int, generator: torch.Generator | None = None)
     in_x = (xs >= x0) & (xs < x0 + size)  # [N, W]
     keep = ~(in_y[:, :, None] & in_x[:, None, :])  # [N, H, W]
     shape = (x.shape[0],) + (1,) * (x.dim() - 3) + (h, w)
-    return x * keep.view(shape).to(x.dtype)
+    return x * keep.view(shape).to(x.device, x.dtype)
 
 
 def autoaugment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -65,7 +65,12 @@ class Cifar10DvsData:
 
 @dataclass(frozen=True)
 class ImageNetData:
-    root: str = rule("image-folder tree with train/ and val/", default="datasets/imagenet")
+    root: str = rule("local image-folder tree: train/<wnid>/*.JPEG and val/<wnid>/*.JPEG (never downloaded)", default="datasets/imagenet")
+    train_subset_per_class: int = rule("index only the first k training images of each class (0 = all)", low=0, default=0)
+    val_subset_per_class: int = rule("index only the first k validation images of each class (0 = all)", low=0, default=0)
+    full_check: bool = rule("data stage decodes every image instead of the header + end-marker check (slow)", default=False)
+    workers: int = rule("threads checking files in the data stage; DataLoader worker processes when training", low=0, default=8)
+    calibration_per_class: int = rule("training images per class in SNNCutoff's calibration outputs (0 = all)", low=0, default=10)
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,29 @@ class SeennIIParams:
     flip: bool = rule("augmentation while finetuning: random horizontal flip", default=False)
 
 
+SWITCH = ("auto", True, False)  # a speed switch: auto = on where it was measured to help (README)
+
+
+@dataclass(frozen=True)
+class SpeedParams:
+    """Training speed switches; none changes what is computed beyond float rounding (amp: bf16)."""
+
+    amp: typing.Any = rule("bf16 autocast of conv/linear layers, membrane and loss in fp32: auto (on for CUDA) | true | false", default="auto")
+    channels_last: typing.Any = rule("channels-last memory format through the network: auto (on for CUDA) | true | false", default="auto")
+    fused_neurons: typing.Any = rule("LIF time loop as one fused function with a hand-written backward: auto | true | false", default="auto")
+    data_on_device: typing.Any = rule("in-memory datasets held on the training device, batches cut and augmented there: auto | true | false", default="auto")
+    compile: typing.Any = rule("torch.compile the fused neuron loop: auto (on for CUDA) | true | false", default="auto")
+
+
+@dataclass(frozen=True)
+class DistributedParams:
+    """How a training stage behaves under `torchrun --nproc_per_node N` (ignored in a single process)."""
+
+    batch_size: str = rule("a run's batch_size is the global batch split over the processes, or each process's", choices=("global", "per_process"), default="global")
+    lr_scaling: str = rule("learning rate as given, or x the number of processes (linear scaling rule)", choices=("none", "linear"), default="none")
+    sync_batchnorm: bool = rule("BatchNorm statistics over the global batch (needed to match a single process)", default=True)
+
+
 @dataclass(frozen=True)
 class Params:
     seed: int = rule("seed for data splits, initialisation and shuffling", low=0, default=0)
@@ -161,6 +189,10 @@ class Params:
     alpha: float = rule("headline SEENN-I confidence threshold", low=0, high=1, low_open=True, high_open=True, default=0.95)
     beta: float = rule("SEENN-II wrong-prediction penalty", low=0, default=0.1)
     checkpoint_every: int = rule("epochs between resumable checkpoints of training stages (0 = none)", low=0, default=1)
+    launcher: str = rule("command that runs the training stages: seenn, or e.g. 'torchrun --nproc_per_node 4 --no-python seenn'", default="seenn")
+    deterministic: bool = rule("deterministic GPU kernels (slower; CPU runs are deterministic anyway)", default=False)
+    speed: SpeedParams = field(default_factory=SpeedParams)
+    distributed: DistributedParams = field(default_factory=DistributedParams)
     data: DataParams = field(default_factory=DataParams)
     conversion: dict = field(default_factory=dict)  # run name -> ConversionRun
     direct: dict = field(default_factory=dict)  # run name -> DirectRun
@@ -300,6 +332,12 @@ def parse_params(raw: Any) -> Params:
             if section == "conversion" and run.dataset in EVENT_DATASETS:
                 _fail(f"{section}.{name}.dataset", run.dataset, "a static-image dataset (" + ", ".join(STATIC_DATASETS) + ")")
     _check_seenn2(params.seenn2, direct)
+    if params.launcher.split()[-1:] != ["seenn"]:
+        _fail("launcher", params.launcher, "a command ending in seenn, e.g. 'torchrun --nproc_per_node 4 --no-python seenn'")
+    for f in fields(SpeedParams):
+        value = getattr(params.speed, f.name)
+        if value not in SWITCH or isinstance(value, (int, float)) and not isinstance(value, bool):
+            _fail(f"speed.{f.name}", value, "auto, true or false")
     return Params(**{**{f.name: getattr(params, f.name) for f in fields(Params)}, "conversion": conversion, "direct": direct})
 
 

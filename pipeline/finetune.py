@@ -10,13 +10,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from pipeline.augment import AugmentSpec, augment_batch
+from pipeline.augment import AugmentSpec
 from pipeline.checkpoint import Checkpointing, capture, check_finite, restore
 from pipeline.exits import chosen_exit
-from pipeline.data.prepared import DatasetInfo, PreparedData, to_sequence
+from pipeline.data.prepared import DatasetInfo, to_sequence
+from pipeline.feed import Feed
 from pipeline.models import build_model
 from pipeline.seenn2 import choose_timesteps, joint_loss, released_loss
-from pipeline.train import batches, timestep_logits
+from pipeline.train import evaluate
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,9 @@ def _policy_logits(policy: nn.Module, x: torch.Tensor, info: DatasetInfo, size: 
 def finetune_seenn2(
     snn: nn.Module,
     policy: nn.Module,
-    data: PreparedData,
+    train: Feed,
+    test: Feed,
+    info: DatasetInfo,
     T: int,
     config: FinetuneConfig,
     policy_size: int = 0,
@@ -63,15 +66,14 @@ def finetune_seenn2(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     checkpointing: Checkpointing | None = None,
 ) -> dict[str, float]:
-    """Train in place; return the last epoch's metrics (expected reward, SEENN-II test accuracy and T).
-    Checkpointing and the NaN guard work as in `pipeline.train.fit`."""
+    """Train in place on the shuffled, augmented `train` feed; return the last epoch's metrics (expected
+    reward, SEENN-II accuracy and T on the in-order `test` feed). Checkpointing and the NaN guard work
+    as in `pipeline.train.fit`."""
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    info = data.info
     candidates = torch.tensor(config.candidates, device=device)
     snn.to(device)
     policy.to(device)
-    x_train, y_train = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     encode = lambda x: to_sequence(x, info, T)  # noqa: E731  [T, N, C, H, W]
     if config.variant == "joint":
         params = list(snn.parameters()) + list(policy.parameters())
@@ -80,10 +82,10 @@ def finetune_seenn2(
         for p in snn.parameters():
             p.requires_grad_(False)
         params = list(policy.parameters())
-        first = timestep_logits(snn, x_train, lambda x: to_sequence(x, info, 1), device=device)[0]
-        rate = float((first.argmax(-1) == data.y_train).mean())  # the SNN's 1-step training accuracy
+        first, labels = evaluate(snn, train, lambda x: to_sequence(x, info, 1), device)
+        rate = float((first[0].argmax(-1) == labels).mean())  # the SNN's 1-step training accuracy
     optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    steps = config.epochs * -(-len(x_train) // config.batch_size)
+    steps = config.epochs * len(train)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     metrics: dict[str, float] = {}
     ckpt = checkpointing or Checkpointing(every=0)
@@ -99,9 +101,7 @@ def finetune_seenn2(
         snn.train(config.variant == "joint")
         policy.train()
         total, seen = {}, 0
-        for step, (xb, yb) in enumerate(batches(x_train, y_train, config.batch_size, generator)):
-            xb = augment_batch(xb, config.augment, generator)
-            xb, yb = xb.to(device), yb.to(device)
+        for step, (xb, yb) in enumerate(train.batches(generator)):
             logits = _policy_logits(policy, xb, info, policy_size)  # [N, n]
             if config.variant == "joint":
                 outputs = snn(encode(xb))  # [T, N, C]
@@ -118,9 +118,8 @@ def finetune_seenn2(
             for k, v in {"loss": loss.item(), **parts}.items():
                 total[k] = total.get(k, 0.0) + v * len(yb)
             seen += len(yb)
-        _, choice, _ = evaluate_seenn2(snn, policy, data, T, config.candidates, policy_size, device, logits_too=False)
-        test_logits = timestep_logits(snn, torch.from_numpy(data.x_test), encode, device=device)
-        acc = chosen_exit(test_logits, choice).accuracy(data.y_test)
+        test_logits, choice, _, labels = evaluate_seenn2(snn, policy, test, info, T, config.candidates, policy_size, device)
+        acc = chosen_exit(test_logits, choice).accuracy(labels)
         metrics = {**{k: v / seen for k, v in total.items()}, "test_accuracy": acc, "test_avg_timesteps": float(choice.mean())}
         history.append(metrics)
         if on_epoch is not None:
@@ -134,25 +133,29 @@ def finetune_seenn2(
 def evaluate_seenn2(
     snn: nn.Module,
     policy: nn.Module,
-    data: PreparedData,
+    test: Feed,
+    info: DatasetInfo,
     T: int,
     candidates: tuple[int, ...],
     policy_size: int = 0,
     device: str = "cpu",
-    logits_too: bool = True,
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """Test-set SNN outputs `[T, N, C]` (all steps, so every exit recomputes), the policy's chosen
-    timesteps `[N]` and its probabilities `[N, n]`."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """On one in-order pass of `test`: the SNN's outputs `[T, N, C]` (all steps, so every exit
+    recomputes), the policy's chosen timesteps `[N]`, its probabilities `[N, n]` and the labels `[N]`."""
     policy.eval()
-    x_test = torch.from_numpy(data.x_test)
+    snn.eval()
     cand = torch.tensor(candidates, device=device)
-    probs, choice = [], []
-    for xb, _ in batches(x_test, x_test, 256):
-        logits = _policy_logits(policy, xb.to(device), data.info, policy_size)
+    outputs, probs, choice, labels = [], [], [], []
+    for xb, yb in test.batches(None):
+        xb = xb.to(device)
+        logits = _policy_logits(policy, xb, info, policy_size)
         probs.append(logits.softmax(-1).cpu())
         choice.append(choose_timesteps(logits, cand).cpu())
-    outputs = None
-    if logits_too:
-        outputs = timestep_logits(snn, x_test, lambda x: to_sequence(x, data.info, T), device=device)
-    return outputs, torch.cat(choice).numpy().astype(np.int64), torch.cat(probs).numpy()
-
+        outputs.append(snn(to_sequence(xb, info, T)).float().cpu())
+        labels.append(yb.cpu())
+    return (
+        torch.cat(outputs, dim=1).numpy(),
+        torch.cat(choice).numpy().astype(np.int64),
+        torch.cat(probs).numpy(),
+        torch.cat(labels).numpy(),
+    )

@@ -8,12 +8,18 @@
 
 LIF (direct training, TET-style): u = tau * u + I, spike when u >= V, hard reset u = u * (1 - s).
 IF (converted nets, QCFS): tau = 1, reset by subtraction u = u - V * s, initial membrane 0.5 * V.
+
+The membrane is always float32: under bf16 autocast the layer's input is cast up and the spikes (0 or
+1, exact in bf16) are cast back, so mixed precision never rounds the integration. An LIF with `fused`
+set runs its time loop as one autograd node (pipeline/fused_lif.py) when it is not stateful.
 """
 
 from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from pipeline.fused_lif import fused_lif
 
 
 class SpikingNeuron(nn.Module):
@@ -54,7 +60,13 @@ class SpikingNeuron(nn.Module):
         return spike, self.reset_membrane(v, spike)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: [T, N, ...]
+        # x: [T, N, ...]; membrane and spikes in float32, returned in x's dtype
+        dtype = x.dtype
+        if dtype in (torch.bfloat16, torch.float16):
+            x = x.float()
+        return self.integrate(x).to(dtype)
+
+    def integrate(self, x: torch.Tensor) -> torch.Tensor:
         v = self.v if (self.stateful and self.v is not None) else self.initial_membrane(x[0])
         spikes = []
         for x_t in x:
@@ -71,6 +83,15 @@ class LIF(SpikingNeuron):
     def __init__(self, spike_fn: Callable, tau: float = 0.5, threshold: float = 1.0):
         super().__init__(threshold, spike_fn)
         self.tau = tau
+        self.fused = False  # one-node time loop (pipeline/fused_lif.py); set by pipeline.speed
+        self.compiled = False  # that loop through torch.compile
+
+    def integrate(self, x: torch.Tensor) -> torch.Tensor:
+        # the fused loop has no per-step `fire` call, so a recorder that wraps `fire` (pipeline/rcs.py)
+        # gets the reference loop
+        if self.fused and not self.stateful and "fire" not in vars(self) and hasattr(self.spike_fn, "derivative"):
+            return fused_lif(x, self.tau, self.threshold, self.spike_fn.derivative, self.compiled)
+        return super().integrate(x)
 
     def charge(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.tau * v + x

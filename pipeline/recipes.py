@@ -2,6 +2,7 @@
 of that ANN to an IF SNN, and the SEENN-II finetune. Each returns the networks and test-set outputs."""
 
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 from contextlib import nullcontext
 
@@ -12,33 +13,88 @@ from torch import nn
 
 from pipeline.augment import AugmentSpec
 from pipeline.checkpoint import Checkpointing
-from pipeline.config import ConversionRun, DirectRun, SeennIIParams, candidate_steps
+from pipeline.config import ConversionRun, DirectRun, DistributedParams, SeennIIParams, candidate_steps
 from pipeline.convert import convert_qcfs_to_if
 from pipeline.data.prepared import PreparedData, to_sequence
 from pipeline.finetune import FinetuneConfig, build_policy, evaluate_seenn2, finetune_seenn2
 from pipeline.losses import tet_loss
 from pipeline.rcs import NeuronRecorder, QCFSRecorder, rcs_ann_loss, rcs_loss
 from pipeline.networks import build_direct_snn, build_qcfs_ann, seed_everything
-from pipeline.train import TrainConfig, fit, timestep_logits
+from pipeline.distributed import Process
+from pipeline.feed import Feed, InMemoryFeed
+from pipeline.speed import Speed
+from pipeline.train import TrainConfig, evaluate, fit
+
+EVAL_BATCH = 256  # samples per batch when recording outputs (no gradients)
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
 
-def _tensors(data: PreparedData) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    train = (torch.from_numpy(data.x_train), torch.from_numpy(data.y_train))
-    test = (torch.from_numpy(data.x_test), torch.from_numpy(data.y_test))
-    return train, test
+def _feeds(data: PreparedData, config: "TrainConfig | FinetuneConfig", device: str, execution: "Execution") -> tuple[Feed, Feed]:
+    """The shuffled, augmented training feed (this process's shard of each global batch) and the
+    in-order test feed."""
+    if data.stream is not None:  # ImageNet: images streamed from disk, the recipe's crop in the workers
+        from pipeline.data.imagenet import imagenet_feed
+
+        shard, workers = execution.process.shard, execution.workers
+        train = imagenet_feed(data, "train", config.batch_size, True, device, shard, workers)
+        return train, eval_feed(data, "test", device, execution)
+    x_train, y_train = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    on_device, shard = execution.speed.data_on_device, execution.process.shard
+    train = InMemoryFeed(x_train, y_train, config.batch_size, config.augment, device, on_device, shard)
+    return train, eval_feed(data, "test", device, execution)
 
 
-def _config(run: DirectRun | ConversionRun, seed: int) -> TrainConfig:
+def eval_feed(data: PreparedData, split: str, device: str, execution: "Execution", limit_per_class: int = 0) -> Feed:
+    """An in-order, unaugmented feed over the "train" or "test" split (`limit_per_class`: streamed data
+    only, the first k images of each class)."""
+    if data.stream is not None:
+        from pipeline.data.imagenet import imagenet_feed
+
+        name = "train" if split == "train" else "val"
+        return imagenet_feed(data, name, EVAL_BATCH, False, device, workers=execution.workers, limit_per_class=limit_per_class)
+    x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+    return InMemoryFeed(torch.from_numpy(x), torch.from_numpy(y), EVAL_BATCH, device=device, on_device=execution.speed.data_on_device)
+
+
+def test_inputs(data: PreparedData, per_class: int = 1, workers: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Test inputs as arrays `[N, ...]` and labels `[N]`: the whole test set when it is in memory; for
+    streamed data (ImageNet) the first `per_class` validation images of each class, decoded here."""
+    if data.stream is None:
+        return data.x_test, data.y_test
+    feed = eval_feed(data, "test", "cpu", Execution(workers=workers), limit_per_class=per_class)
+    xs, ys = zip(*feed.batches(None))
+    return torch.cat(xs).numpy(), torch.cat(ys).numpy()
+
+
+def _config(run: DirectRun | ConversionRun, seed: int, process: Process, scaling: DistributedParams) -> TrainConfig:
+    """The run's recipe; under torchrun, `batch_size` is the global batch unless `distributed.batch_size`
+    says per process, and the learning rate grows with the process count under the linear rule."""
+    batch = run.batch_size * (process.world if scaling.batch_size == "per_process" else 1)
+    lr = run.lr * (process.world if scaling.lr_scaling == "linear" else 1)
     return TrainConfig(
         epochs=run.epochs,
-        batch_size=run.batch_size,
-        lr=run.lr,
+        batch_size=batch,
+        lr=lr,
         weight_decay=run.weight_decay,
         seed=seed,
         augment=AugmentSpec(run.shift, run.flip, run.roll, run.cutout, run.autoaugment),
     )
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a training run executes beyond its device (not what it computes, up to float rounding):
+    speed switches, the torchrun process, the batch and learning-rate rule under torchrun."""
+
+    speed: Speed = Speed()
+    process: Process = Process()
+    scaling: DistributedParams = DistributedParams()
+    workers: int = 4  # DataLoader processes for streamed datasets (ImageNet)
+
+    def fingerprint(self) -> dict:
+        """What a resumable checkpoint must match: the switches and process count change float rounding."""
+        return {"speed": asdict(self.speed), "world": self.process.world, "scaling": asdict(self.scaling)}
 
 
 def train_direct(
@@ -48,6 +104,7 @@ def train_direct(
     device: str,
     on_epoch: EpochCallback | None = None,
     checkpointing: Checkpointing | None = None,
+    execution: Execution = Execution(),
 ) -> tuple[nn.Module, np.ndarray, dict[str, float]]:
     """Train an LIF SNN with the TET loss at `run.T` steps; return it, its test logits `[T, N, C]` and the
     last epoch's metrics."""
@@ -55,12 +112,20 @@ def train_direct(
     model = build_direct_snn(run, data.info)
     encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731  [T, N, C, H, W]
     tet = lambda out, y: tet_loss(out, y, lam=run.tet_lambda, mode=run.tet_mode)  # noqa: E731
-    train, test = _tensors(data)
+    config = _config(run, seed, execution.process, execution.scaling)
+    train, test = _feeds(data, config, device, execution)
     recorder = NeuronRecorder(model) if run.rcs_weight > 0 else None
     loss = tet if recorder is None else lambda out, y: tet(out, y) + run.rcs_weight * rcs_loss(out, y, recorder)  # noqa: E731
     with recorder or nullcontext():
-        metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, "train_snn", checkpointing)
-    return model, timestep_logits(model, test[0], encode, device=device), metrics
+        metrics = _fit(model, loss, encode, train, test, config, device, on_epoch, "train_snn", checkpointing, execution)
+    return model, evaluate(model, test, encode, device, execution.speed)[0], metrics
+
+
+def _fit(model, loss, encode, train, test, config, device, on_epoch, desc, checkpointing, execution: Execution):
+    return fit(
+        model, loss, encode, train, test, config, device, on_epoch, desc, checkpointing,
+        execution.speed, execution.process, execution.scaling.sync_batchnorm,
+    )
 
 
 def pretrain_ann(
@@ -70,31 +135,38 @@ def pretrain_ann(
     device: str,
     on_epoch: EpochCallback | None = None,
     checkpointing: Checkpointing | None = None,
+    execution: Execution = Execution(),
 ) -> tuple[nn.Module, dict[str, float]]:
     """Train the QCFS ANN (the same architecture run with T = 1) with cross-entropy."""
     seed_everything(seed)
     model = build_qcfs_ann(run, data.info)
     encode = lambda x: to_sequence(x, data.info, 1)  # noqa: E731  [1, N, C, H, W]
     ce = lambda out, y: F.cross_entropy(out[0], y)  # noqa: E731
-    train, test = _tensors(data)
+    config = _config(run, seed, execution.process, execution.scaling)
+    train, test = _feeds(data, config, device, execution)
     recorder = QCFSRecorder(model) if run.rcs_weight > 0 else None
     loss = ce if recorder is None else lambda out, y: ce(out, y) + run.rcs_weight * rcs_ann_loss(out, y, recorder)  # noqa: E731
     with recorder or nullcontext():
-        metrics = fit(model, loss, encode, train, test, _config(run, seed), device, on_epoch, "pretrain_ann", checkpointing)
+        metrics = _fit(model, loss, encode, train, test, config, device, on_epoch, "pretrain_ann", checkpointing, execution)
     return model, metrics
 
 
-def convert_and_simulate(ann: nn.Module, run: ConversionRun, data: PreparedData, device: str) -> tuple[nn.Module, np.ndarray]:
+def convert_and_simulate(
+    ann: nn.Module, run: ConversionRun, data: PreparedData, device: str, execution: Execution = Execution()
+) -> tuple[nn.Module, np.ndarray]:
     """Convert the QCFS ANN to an IF SNN and record its per-step test outputs over `run.T` steps."""
     snn = convert_qcfs_to_if(ann).to(device)
     encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731
-    return snn, timestep_logits(snn, torch.from_numpy(data.x_test), encode, device=device)
+    return snn, evaluate(snn, eval_feed(data, "test", device, execution), encode, device)[0]
 
 
-def training_set_logits(model: nn.Module, data: PreparedData, T: int, device: str) -> np.ndarray:
-    """Per-step outputs `[T, N_train, C]` on the unaugmented training set (SNNCutoff's calibration)."""
+def training_set_logits(
+    model: nn.Module, data: PreparedData, T: int, device: str, execution: Execution = Execution(), limit_per_class: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step outputs `[T, N_train, C]` on the unaugmented training set (SNNCutoff's calibration) and
+    their labels `[N_train]`; for streamed data only the first `limit_per_class` images of each class."""
     encode = lambda x: to_sequence(x, data.info, T)  # noqa: E731
-    return timestep_logits(model, torch.from_numpy(data.x_train), encode, device=device)
+    return evaluate(model, eval_feed(data, "train", device, execution, limit_per_class), encode, device)
 
 
 def finetune_policy(
@@ -107,6 +179,7 @@ def finetune_policy(
     device: str,
     on_epoch: EpochCallback | None = None,
     checkpointing: Checkpointing | None = None,
+    execution: Execution = Execution(),
 ) -> tuple[nn.Module, nn.Module, dict[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """SEENN-II on a TET-trained SNN: build the ResNet-8 policy, finetune, evaluate on the test set.
 
@@ -127,8 +200,9 @@ def finetune_policy(
         seed=seed,
         augment=AugmentSpec(shift=seenn2.shift, flip=seenn2.flip),
     )
+    train, test = _feeds(data, config, device, execution)
     metrics = finetune_seenn2(
-        snn, policy, data, run.T, config, seenn2.policy_input_size, device, on_epoch, checkpointing
+        snn, policy, train, test, data.info, run.T, config, seenn2.policy_input_size, device, on_epoch, checkpointing
     )
-    logits, choice, probs = evaluate_seenn2(snn, policy, data, run.T, candidates, seenn2.policy_input_size, device)
+    logits, choice, probs, _ = evaluate_seenn2(snn, policy, test, data.info, run.T, candidates, seenn2.policy_input_size, device)
     return snn, policy, metrics, (logits, choice, probs)

@@ -5,80 +5,75 @@ is the derivative of a named smooth function, so tests can compare it with autog
 """
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from pipeline.registry import Registry
 
 
-class _Triangle(torch.autograd.Function):
-    """TET's surrogate: d/dx = max(0, gamma - |x|) / gamma^2 (gamma = 1 in TET)."""
+Derivative = Callable[[torch.Tensor], torch.Tensor]  # x -> d(smooth)/dx, elementwise
+
+
+class _Spike(torch.autograd.Function):
+    """H(x) forward; `grad * derivative(x)` backward."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, gamma: float) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, derivative: Derivative) -> torch.Tensor:
         ctx.save_for_backward(x)
-        ctx.gamma = gamma
+        ctx.derivative = derivative
         return (x >= 0).to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (x,) = ctx.saved_tensors
-        gamma = ctx.gamma
-        return grad * (gamma - x.abs()).clamp(min=0) / gamma**2, None
+        return grad * ctx.derivative(x), None
 
 
-class _Dspike(torch.autograd.Function):
-    """Dspike (Li et al. 2021) as in the released SEENN ResNet-19/VGG-16: the derivative of
-    tanh(b x) / (2 tanh(b / 2)) + 1/2, i.e. b sech^2(b x) / (2 tanh(b / 2)) (about 1.66 sech^2(3x) for
-    b = 3), set to zero outside |x| <= window."""
+@dataclass(frozen=True)
+class Surrogate:
+    """A spike function: call it on `x = u - V`; `derivative` is also used by the fused LIF backward
+    (pipeline/fused_lif.py), so both paths share one formula."""
 
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, b: float, window: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.b, ctx.window = b, window
-        return (x >= 0).to(x.dtype)
+    name: str
+    derivative: Derivative
 
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        b, window = ctx.b, ctx.window
-        sech2 = 1.0 - torch.tanh(b * x) ** 2
-        slope = b * sech2 / (2.0 * math.tanh(b / 2.0))
-        return grad * slope * (x.abs() <= window).to(x.dtype), None, None
-
-
-class _Sigmoid(torch.autograd.Function):
-    """Sigmoid surrogate (spikingjelly's default): derivative of sigmoid(k x)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, k: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.k = k
-        return (x >= 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        s = torch.sigmoid(ctx.k * x)
-        return grad * ctx.k * s * (1 - s), None
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return _Spike.apply(x, self.derivative)
 
 
 SURROGATES: Registry = Registry("surrogate")
 
 
 @SURROGATES.register("triangle")
-def triangle(gamma: float = 1.0):
-    return lambda x: _Triangle.apply(x, gamma)
+def triangle(gamma: float = 1.0) -> Surrogate:
+    """TET's surrogate: d/dx = max(0, gamma - |x|) / gamma^2 (gamma = 1 in TET)."""
+    return Surrogate("triangle", lambda x: (gamma - x.abs()).clamp(min=0) / gamma**2)
 
 
 @SURROGATES.register("dspike")
-def dspike(b: float = 3.0, window: float = 3.0):
-    return lambda x: _Dspike.apply(x, b, window)
+def dspike(b: float = 3.0, window: float = 3.0) -> Surrogate:
+    """Dspike (Li et al. 2021) as in the released SEENN ResNet-19/VGG-16: the derivative of
+    tanh(b x) / (2 tanh(b / 2)) + 1/2, i.e. b sech^2(b x) / (2 tanh(b / 2)) (about 1.66 sech^2(3x) for
+    b = 3), set to zero outside |x| <= window."""
+
+    def derivative(x: torch.Tensor) -> torch.Tensor:
+        sech2 = 1.0 - torch.tanh(b * x) ** 2
+        return b * sech2 / (2.0 * math.tanh(b / 2.0)) * (x.abs() <= window).to(x.dtype)
+
+    return Surrogate("dspike", derivative)
 
 
 @SURROGATES.register("sigmoid")
-def sigmoid(k: float = 4.0):
-    return lambda x: _Sigmoid.apply(x, k)
+def sigmoid(k: float = 4.0) -> Surrogate:
+    """Sigmoid surrogate (spikingjelly's default): derivative of sigmoid(k x)."""
+
+    def derivative(x: torch.Tensor) -> torch.Tensor:
+        s = torch.sigmoid(k * x)
+        return k * s * (1 - s)
+
+    return Surrogate("sigmoid", derivative)
 
 
 def smooth_form(name: str, x: torch.Tensor, **kwargs) -> torch.Tensor:

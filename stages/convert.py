@@ -9,7 +9,8 @@ from pipeline.atomic import write_json_atomic
 from pipeline.config import resolve_device
 from pipeline.metrics import accuracy_per_timestep
 from pipeline.networks import build_qcfs_ann
-from pipeline.recipes import training_set_logits, convert_and_simulate
+from pipeline.recipes import Execution, convert_and_simulate, training_set_logits
+from pipeline.speed import resolve_speed
 from stages.common import fail, load_params, provenance
 from stages.training_io import load_data_for, run_record, save_model, save_run_record, save_timestep_logits
 
@@ -27,15 +28,17 @@ def convert(
         fail(f"run {run!r} is not in `conversion` of {params}; known: {', '.join(p.conversion) or 'none'}")
     spec = p.conversion[run]
     device = resolve_device(p.device)
+    execution = Execution(resolve_speed(p.speed, device), workers=p.data.imagenet.workers)
     dataset = load_data_for(run, spec.dataset, data)
     if not (ann / "model.pt").is_file():
         fail(f"{ann / 'model.pt'} is missing: run the pretrain_ann stage first")
     model = build_qcfs_ann(spec, dataset.info)
     model.load_state_dict(torch.load(ann / "model.pt", map_location="cpu", weights_only=True))
-    snn, logits = convert_and_simulate(model, spec, dataset, device)
+    snn, logits = convert_and_simulate(model, spec, dataset, device, execution)
     save_model(out / "model.pt", snn)
     save_timestep_logits(out / "timestep_logits.npz", logits, dataset.y_test)
-    save_timestep_logits(out / "train_logits.npz", training_set_logits(snn, dataset, spec.T, device), dataset.y_train)
+    calibration = p.data.imagenet.calibration_per_class if dataset.stream is not None else 0
+    save_timestep_logits(out / "train_logits.npz", *training_set_logits(snn, dataset, spec.T, device, execution, calibration))
     save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "conversion", spec.T, spec.width, data, spec.rcs_weight))
     write_json_atomic(out / "provenance.json", provenance(vars(spec), p.seed, device))
     acc = accuracy_per_timestep(logits, dataset.y_test)

@@ -11,16 +11,16 @@ import torch
 import typer
 
 from pipeline.atomic import write_atomic, write_json_atomic
-from pipeline.config import candidate_steps, resolve_device
+from pipeline.config import candidate_steps
 from pipeline.exits import chosen_exit, fixed_exit
 from pipeline.finetune import policy_input
 from pipeline.networks import build_direct_snn
 from pipeline.opcount import macs_per_input
-from pipeline.recipes import finetune_policy
-from pipeline.data.prepared import to_sequence
+from pipeline.data.prepared import example_input, to_sequence
+from pipeline.recipes import Execution, finetune_policy
 from pipeline.sweep import SWEEP_COLUMNS
 from stages.common import fail, load_params, provenance
-from stages.training_io import CheckpointFile, EpochLogger, fingerprint, load_data_for, save_model, save_timestep_logits
+from stages.training_io import CheckpointFile, EpochLogger, fingerprint, load_data_for, save_model, save_timestep_logits, start_training
 
 
 def finetune(
@@ -42,18 +42,22 @@ def finetune(
         if not (base / f).is_file():
             fail(f"{base / f} is missing: run the train_snn stage of {run} first")
     base_record = json.loads((base / "run.json").read_text())
-    device = resolve_device(p.device)
+    device, execution = start_training(p)  # under torchrun every process finetunes the same (replicated)
+    main = execution.process.is_main  # only the main process writes
     dataset = load_data_for(run, spec.dataset, Path(base_record["data_dir"]))
     snn = build_direct_snn(spec, dataset.info)
     snn.load_state_dict(torch.load(base / "model.pt", map_location="cpu", weights_only=True))
-    ckpt = CheckpointFile(out, fingerprint("finetune", run, vars(spec), vars(p.seenn2), beta, p.seed, device))
-    logger = EpochLogger(out / "live")
+    ckpt = CheckpointFile(out, fingerprint("finetune", run, vars(spec), vars(p.seenn2), beta, p.seed, p.device, p.deterministic))
+    logger = EpochLogger(out / "live") if main else None
     try:
         snn, policy, metrics, (logits, choice, probs) = finetune_policy(
-            snn, spec, p.seenn2, beta, dataset, p.seed, device, logger, ckpt.checkpointing(p.checkpoint_every)
+            snn, spec, p.seenn2, beta, dataset, p.seed, device, logger, ckpt.checkpointing(p.checkpoint_every, main),
+            Execution(workers=execution.workers),  # reference speed path, no shards: replicated under torchrun
         )
     except FloatingPointError as err:
         fail(f"finetune {run}: {err} (last checkpoint kept: {ckpt.path})")
+    if not main:
+        return
     logger.close()
 
     labels = dataset.y_test
@@ -61,7 +65,7 @@ def finetune(
     row = pd.DataFrame(
         [("seenn2", beta, decision.accuracy(labels), decision.avg_timesteps())], columns=SWEEP_COLUMNS
     )
-    x0 = torch.from_numpy(dataset.x_test[:1])
+    x0 = example_input(dataset.info)
     policy_macs = macs_per_input(policy.cpu(), policy_input(x0, dataset.info, p.seenn2.policy_input_size))
     snn_macs = macs_per_input(snn.cpu(), to_sequence(x0, dataset.info, 1))
     candidates = candidate_steps(p.seenn2.candidates, spec.T)

@@ -13,13 +13,14 @@ from torch import nn
 from pipeline.atomic import write_atomic, write_json_atomic, write_text_atomic
 from pipeline.config import Params, ParamsError, candidate_steps, resolve_device
 from pipeline.convert import convert_qcfs_to_if
-from pipeline.data.prepared import PreparedData, load_prepared
+from pipeline.data.prepared import PreparedData, example_input, load_prepared
 from pipeline.engine_policies import FixedT, PolicyNet, Seenn1
 from pipeline.finetune import build_policy, policy_input
 from pipeline.hardware import OperatingPoint, SnnUnderTest, measure_policies
 from pipeline.models import PAPER_NAMES
 from pipeline.networks import build_direct_snn, build_qcfs_ann
 from pipeline.opcount import macs_per_input
+from pipeline.recipes import test_inputs
 from pipeline.report.hardware import figure3, hardware_table, to_markdown
 from stages.common import fail, load_params
 from stages.layout import ann_dir, report_inputs
@@ -58,6 +59,7 @@ def load_snn(run_dir: Path, p: Params, runs: Path) -> tuple[nn.Module, dict, Pre
 
 
 def _target(snn: nn.Module, record: dict, data: PreparedData, run: str) -> SnnUnderTest:
+    x, labels = test_inputs(data)  # ImageNet: one validation image per class
     return SnnUnderTest(
         run=run,
         model_name=PAPER_NAMES.get(record["model"], record["model"]),
@@ -66,8 +68,8 @@ def _target(snn: nn.Module, record: dict, data: PreparedData, run: str) -> SnnUn
         T=int(record["T"]),
         snn=snn,
         info=data.info,
-        x=data.x_test,
-        labels=data.y_test,
+        x=x,
+        labels=labels,
     )
 
 
@@ -84,7 +86,7 @@ def _seenn2_point(folder: Path, p: Params, runs: Path, device: str) -> tuple[Snn
     net = build_policy(len(candidates), data.info, p.seenn2.policy_width, p.seenn2.policy_input_size)
     net.load_state_dict(_weights(folder / "policy.pt"))
     net.eval()
-    x0 = torch.as_tensor(data.x_test[:1])
+    x0 = example_input(data.info)
     macs = macs_per_input(net, policy_input(x0, data.info, p.seenn2.policy_input_size))["total"]
     policy = PolicyNet(net.to(device), candidates, data.info, p.seenn2.policy_input_size)
     point = OperatingPoint("seenn2", float(meta["beta"]), policy, macs)

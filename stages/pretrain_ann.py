@@ -5,10 +5,9 @@ from pathlib import Path
 import typer
 
 from pipeline.atomic import write_json_atomic
-from pipeline.config import resolve_device
 from pipeline.recipes import pretrain_ann as pretrain
 from stages.common import fail, load_params, provenance
-from stages.training_io import CheckpointFile, EpochLogger, fingerprint, load_data_for, save_model
+from stages.training_io import CheckpointFile, EpochLogger, fingerprint, load_data_for, save_model, start_training
 
 
 def pretrain_ann(
@@ -22,14 +21,18 @@ def pretrain_ann(
     if run not in p.conversion:
         fail(f"run {run!r} is not in `conversion` of {params}; known: {', '.join(p.conversion) or 'none'}")
     spec = p.conversion[run]
-    device = resolve_device(p.device)
+    device, execution = start_training(p)
+    main = execution.process.is_main  # only the main process writes
     dataset = load_data_for(run, spec.dataset, data)
-    ckpt = CheckpointFile(out, fingerprint("pretrain_ann", run, vars(spec), p.seed, device))
-    logger = EpochLogger(out / "live")
+    ckpt = CheckpointFile(out, fingerprint("pretrain_ann", run, vars(spec), p.seed, p.device, p.deterministic, execution.fingerprint()))
+    logger = EpochLogger(out / "live") if main else None
     try:
-        model, metrics = pretrain(spec, dataset, p.seed, device, logger, ckpt.checkpointing(p.checkpoint_every))
+        resume = ckpt.checkpointing(p.checkpoint_every, main)
+        model, metrics = pretrain(spec, dataset, p.seed, device, logger, resume, execution)
     except FloatingPointError as err:
         fail(f"pretrain_ann {run}: {err} (last checkpoint kept: {ckpt.path})")
+    if not main:
+        return
     logger.close()
     save_model(out / "model.pt", model)
     write_json_atomic(out / "metrics.json", metrics)

@@ -43,9 +43,9 @@ def sweep(
         p.sweep.entropy_thresholds, temperature, p.sweep.accumulate,
     )
     table = pd.concat([table, cutoff], ignore_index=True)
+    summary = aet_summary(logits, labels)  # everything computed before the first write
     write_atomic(run_dir / "sweep.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
     write_atomic(run_dir / "exit_shares.csv", lambda tmp: shares.to_csv(tmp, index=False, float_format="%.6g"))
-    summary = aet_summary(logits, labels)
     write_json_atomic(run_dir / "aet.json", summary)
     at = table[(table.policy == "seenn1") & (table.param == p.alpha)].iloc[0]
     typer.echo(

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import typer
 
-from pipeline.config import resolve_device
 from pipeline.metrics import accuracy_per_timestep
 from pipeline.recipes import training_set_logits, train_direct
 from stages.common import fail, load_params, provenance
 from stages.training_io import (
     CheckpointFile,
+    start_training,
     EpochLogger,
     fingerprint,
     load_data_for,
@@ -32,18 +32,23 @@ def train_snn(
     if run not in p.direct:
         fail(f"run {run!r} is not in `direct` of {params}; known: {', '.join(p.direct) or 'none'}")
     spec = p.direct[run]
-    device = resolve_device(p.device)
+    device, execution = start_training(p)
+    main = execution.process.is_main  # only the main process writes
     dataset = load_data_for(run, spec.dataset, data)
-    ckpt = CheckpointFile(out, fingerprint("train_snn", run, vars(spec), p.seed, device))
-    logger = EpochLogger(out / "live")
+    ckpt = CheckpointFile(out, fingerprint("train_snn", run, vars(spec), p.seed, p.device, p.deterministic, execution.fingerprint()))
+    logger = EpochLogger(out / "live") if main else None
     try:
-        model, logits, metrics = train_direct(spec, dataset, p.seed, device, logger, ckpt.checkpointing(p.checkpoint_every))
+        resume = ckpt.checkpointing(p.checkpoint_every, main)
+        model, logits, metrics = train_direct(spec, dataset, p.seed, device, logger, resume, execution)
     except FloatingPointError as err:
         fail(f"train_snn {run}: {err} (last checkpoint kept: {ckpt.path})")
+    if not main:
+        return
     logger.close()
     save_model(out / "model.pt", model)
     save_timestep_logits(out / "timestep_logits.npz", logits, dataset.y_test)
-    save_timestep_logits(out / "train_logits.npz", training_set_logits(model, dataset, spec.T, device), dataset.y_train)
+    calibration = p.data.imagenet.calibration_per_class if dataset.stream is not None else 0
+    save_timestep_logits(out / "train_logits.npz", *training_set_logits(model, dataset, spec.T, device, execution, calibration))
     save_run_record(out / "run.json", run_record(run, dataset.info, spec.model, "direct", spec.T, spec.width, data, spec.rcs_weight))
     write_json_atomic(out / "provenance.json", provenance(vars(spec), p.seed, device))
     ckpt.clear()

@@ -14,9 +14,27 @@ from torch import nn
 
 from pipeline.atomic import write_atomic, write_json_atomic
 from pipeline.checkpoint import Checkpointing
+from pipeline.config import Params, ParamsError, resolve_device
+from pipeline.recipes import Execution
 from pipeline.data.prepared import DatasetInfo, PreparedData, load_prepared
 from pipeline.models import PAPER_NAMES
 from stages.common import fail
+
+
+def start_training(p: Params) -> tuple[str, Execution]:
+    """A training stage's device (`cuda:<local rank>` under torchrun), determinism mode, speed switches
+    and process group."""
+    from pipeline.determinism import apply_determinism
+    from pipeline.distributed import start
+    from pipeline.speed import resolve_speed
+
+    try:
+        device = resolve_device(p.device)
+    except ParamsError as err:
+        fail(str(err))
+    apply_determinism(p.deterministic, device)
+    process, device = start(device)
+    return device, Execution(resolve_speed(p.speed, device), process, p.distributed, p.data.imagenet.workers)
 
 
 def load_data_for(run_name: str, dataset: str, folder: Path) -> PreparedData:
@@ -131,8 +149,10 @@ class CheckpointFile:
         torch.save({**state, "fingerprint": self.key}, buffer)
         write_atomic(self.path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
 
-    def checkpointing(self, every: int) -> Checkpointing:
-        return Checkpointing(every=every, save=self.save, resume_state=self.load())
+    def checkpointing(self, every: int, writer: bool = True) -> Checkpointing:
+        """Resume from this file if it belongs to this experiment; save to it only if `writer` (under
+        torchrun every process resumes, the main process alone writes)."""
+        return Checkpointing(every=every, save=self.save if writer else None, resume_state=self.load())
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

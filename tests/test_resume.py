@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from pipeline.checkpoint import Checkpointing
+from pipeline.feed import InMemoryFeed
 from pipeline.train import TrainConfig, fit
 
 PARAMS = {
@@ -97,6 +98,7 @@ def test_nan_loss_stops_with_epoch_and_step(tmp_path):
 
     saved = []
     with pytest.raises(FloatingPointError, match="epoch 2, step 4"):
-        fit(model, loss_fn, lambda b: b[None], (x, y), (x, y), TrainConfig(epochs=3, batch_size=5),
+        feed = InMemoryFeed(x, y, batch_size=5)
+        fit(model, loss_fn, lambda b: b[None], feed, feed, TrainConfig(epochs=3, batch_size=5),
             checkpointing=Checkpointing(every=1, save=saved.append))
     assert [s["next_epoch"] for s in saved] == [1]

@@ -78,8 +78,14 @@ def prepare_cifar10_dvs(config: Cifar10DvsData, seed: int) -> PreparedData:
 
 @DATASETS.register("imagenet")
 def prepare_imagenet(config: ImageNetData, seed: int) -> PreparedData:
-    """Not yet: ImageNet does not fit the in-memory prepared format and needs a streaming loader."""
-    raise NotImplementedError(
-        f"ImageNet ({config.root}) is not supported yet: it needs a streaming loader (see the README's "
-        "Paper scale section)"
+    """A checked index of the local image-folder tree `root/train/<wnid>/*`, `root/val/<wnid>/*`: the
+    images stay on disk and are streamed by `pipeline.data.imagenet.imagenet_feed`; `seed` is unused."""
+    from pipeline.data.imagenet import index_imagenet
+
+    return index_imagenet(
+        Path(config.root),
+        train_per_class=config.train_subset_per_class,
+        val_per_class=config.val_subset_per_class,
+        full_check=config.full_check,
+        workers=config.workers,
     )

@@ -4,6 +4,11 @@
 Static images are `[N, C, H, W]`, float32 in [0, 1] (small embedded data) or uint8 with a per-channel
 mean/std (CIFAR: a quarter of the memory; normalised batch by batch); event data is
 `[N, frames, 2, H, W]` event counts.
+
+Data too large for memory (ImageNet) are streamed from an image folder instead: `<folder>/index.npz`
+holds each split's file paths (relative to the image root) and labels, and `info.json` carries a
+`stream` entry with the root and the class folders. `load_prepared` then returns `PreparedData` with the
+real labels, `x_train`, `x_test` empty (shape `[0]`) and `stream` set; `pipeline.data.imagenet` reads it.
 """
 
 import json
@@ -31,31 +36,67 @@ class DatasetInfo:
 
 
 @dataclass(frozen=True)
+class ImageFolderIndex:
+    """Images that stay on disk: `root` (as given in params; a relative root is relative to the working
+    directory of the stage, the project root under DVC), the sorted class folder names (label = position)
+    and each split's file paths relative to `root`, UTF-8 bytes (`numpy` "S" arrays: compact, and shared
+    rather than copied by forked data-loader workers)."""
+
+    root: str
+    classes: tuple[str, ...]
+    train: np.ndarray  # [N] bytes, e.g. b"train/n01440764/n01440764_10026.JPEG"
+    val: np.ndarray  # [M] bytes, e.g. b"val/n01440764/ILSVRC2012_val_00000293.JPEG"
+
+
+@dataclass(frozen=True)
 class PreparedData:
     info: DatasetInfo
-    x_train: np.ndarray
+    x_train: np.ndarray  # in-memory samples; empty (shape [0]) for streamed data
     y_train: np.ndarray  # [N] int64
     x_test: np.ndarray
     y_test: np.ndarray  # [N] int64
+    stream: ImageFolderIndex | None = None  # set for data streamed from an image folder (ImageNet)
+
+
+STREAM_INDEX = "index.npz"
 
 
 def save_prepared(data: PreparedData, folder: Path) -> None:
-    arrays = dict(x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test)
-    write_atomic(folder / "prepared.npz", lambda tmp: np.savez(tmp, **arrays))
-    write_text_atomic(folder / "info.json", json.dumps(asdict(data.info), indent=2) + "\n")
+    """Arrays first, `info.json` last: `info.json` says which format the folder holds (both atomic)."""
+    fields = asdict(data.info)
+    if data.stream is None:
+        arrays = dict(x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test)
+        write_atomic(folder / "prepared.npz", lambda tmp: np.savez(tmp, **arrays))
+    else:
+        s = data.stream
+        arrays = dict(train_paths=s.train, y_train=data.y_train, val_paths=s.val, y_test=data.y_test)
+        write_atomic(folder / STREAM_INDEX, lambda tmp: np.savez_compressed(tmp, **arrays))
+        fields["stream"] = dict(root=s.root, index=STREAM_INDEX, classes=list(s.classes))
+    write_text_atomic(folder / "info.json", json.dumps(fields, indent=2) + "\n")
+
+
+def _missing(path: Path) -> FileNotFoundError:
+    return FileNotFoundError(f"{path} is missing: run the data stage first (dvc repro data)")
 
 
 def load_prepared(folder: Path) -> PreparedData:
-    for name in ("prepared.npz", "info.json"):
-        if not (folder / name).is_file():
-            raise FileNotFoundError(f"{folder / name} is missing: run the data stage first (dvc repro data)")
+    if not (folder / "info.json").is_file():
+        raise _missing(folder / "info.json")
     fields = json.loads((folder / "info.json").read_text())
+    stream = fields.pop("stream", None)
     for key in ("mean", "std"):
         if fields.get(key) is not None:
             fields[key] = tuple(fields[key])
     info = DatasetInfo(**fields)
-    with np.load(folder / "prepared.npz") as z:
-        return PreparedData(info, z["x_train"], z["y_train"], z["x_test"], z["y_test"])
+    arrays = folder / ("prepared.npz" if stream is None else stream["index"])
+    if not arrays.is_file():
+        raise _missing(arrays)
+    with np.load(arrays) as z:
+        if stream is None:
+            return PreparedData(info, z["x_train"], z["y_train"], z["x_test"], z["y_test"])
+        index = ImageFolderIndex(stream["root"], tuple(stream["classes"]), z["train_paths"], z["val_paths"])
+        empty = np.zeros(0, dtype=np.uint8)
+        return PreparedData(info, empty, z["y_train"], empty, z["y_test"], index)
 
 
 def to_sequence(x: torch.Tensor, info: DatasetInfo, timesteps: int) -> torch.Tensor:
@@ -71,3 +112,11 @@ def to_sequence(x: torch.Tensor, info: DatasetInfo, timesteps: int) -> torch.Ten
     if info.kind == "static":
         return x.unsqueeze(0).expand(timesteps, *x.shape)
     return x[:, :timesteps].transpose(0, 1)
+
+
+def example_input(info: DatasetInfo) -> torch.Tensor:
+    """A zero input of the dataset's shape (`[1, C, H, W]` uint8 image or `[1, frames, 2, H, W]` events),
+    for counting MACs, which do not depend on the values."""
+    if info.kind == "static":
+        return torch.zeros((1, info.in_channels, info.input_size, info.input_size), dtype=torch.uint8)
+    return torch.zeros((1, info.frames, info.in_channels, info.input_size, info.input_size))

@@ -69,7 +69,10 @@ def _require_file(path: Path) -> Path:
 
 
 def _read_json(path: Path, keys: Sequence[str]) -> dict:
-    data = json.loads(_require_file(path).read_text())
+    try:
+        data = json.loads(_require_file(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
     missing = [key for key in keys if key not in data]
     if missing:
         raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")
@@ -77,7 +80,10 @@ def _read_json(path: Path, keys: Sequence[str]) -> dict:
 
 
 def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    frame = pd.read_csv(_require_file(path))
+    try:
+        frame = pd.read_csv(_require_file(path))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{path}: not a readable CSV ({err})") from err
     missing = [col for col in columns if col not in frame.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -87,15 +93,18 @@ def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
 def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     """Array shapes in an .npz from the .npy headers alone, so a large logits file is not loaded."""
     shapes = {}
-    with zipfile.ZipFile(_require_file(path)) as archive:
-        for name in archive.namelist():
-            with archive.open(name) as member:
-                version = np.lib.format.read_magic(member)
-                if version == (1, 0):
-                    shape, _, _ = np.lib.format.read_array_header_1_0(member)
-                else:
-                    shape, _, _ = np.lib.format.read_array_header_2_0(member)
-            shapes[name.removesuffix(".npy")] = shape
+    try:
+        with zipfile.ZipFile(_require_file(path)) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape, _, _ = np.lib.format.read_array_header_1_0(member)
+                    else:
+                        shape, _, _ = np.lib.format.read_array_header_2_0(member)
+                shapes[name.removesuffix(".npy")] = shape
+    except (zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable .npz ({err}); re-run the stage that wrote it") from err
     return shapes
 
 

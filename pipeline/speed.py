@@ -1,0 +1,58 @@
+"""The training speed switches (params `speed`), resolved for a device and applied to a model.
+
+`auto` turns a switch on where benchmarks/train_throughput.py measured it to help: everywhere for the
+fused neuron loop and device-held data; on CUDA only for bf16 autocast, channels-last and
+torch.compile (on CPU, bf16 convolutions and channels-last were slower, and compiling costs minutes
+that tiny runs never win back). `Speed()` with every switch off is the reference path.
+"""
+
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from pipeline.config import SpeedParams
+from pipeline.neurons import LIF
+
+
+@dataclass(frozen=True)
+class Speed:
+    amp: bool = False  # bf16 autocast of conv/linear (neurons and loss stay fp32)
+    channels_last: bool = False  # NHWC frames through the whole network
+    fused_neurons: bool = False  # LIF time loop as one autograd node (pipeline/fused_lif.py)
+    data_on_device: bool = False  # in-memory datasets moved to the device once (pipeline/feed.py)
+    compile: bool = False  # torch.compile the fused loop
+
+    @classmethod
+    def fast(cls, device: str) -> "Speed":
+        """Every switch at its `auto` value for `device`."""
+        return resolve_speed(SpeedParams(), device)
+
+    def autocast(self, device: str) -> AbstractContextManager:
+        if not self.amp:
+            return nullcontext()
+        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        """Set the neuron switches and the memory format on `model` (in place; returned for chaining)."""
+        for module in model.modules():
+            if isinstance(module, LIF):
+                module.fused = self.fused_neurons
+                module.compiled = self.fused_neurons and self.compile
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        return model
+
+    def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The model input `[T, N, C, H, W]` with each frame channels-last when that switch is on (a copy
+        here, so that merging T into the batch later is a view, not a hidden conversion)."""
+        if not self.channels_last or x.dim() != 5:
+            return x
+        return x.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+
+
+def resolve_speed(params: SpeedParams, device: str) -> Speed:
+    cuda = torch.device(device).type == "cuda"
+    auto = dict(amp=cuda, channels_last=cuda, fused_neurons=True, data_on_device=True, compile=cuda)
+    return Speed(**{k: auto[k] if getattr(params, k) == "auto" else bool(getattr(params, k)) for k in auto})
