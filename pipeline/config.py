@@ -168,7 +168,7 @@ class SpeedParams:
 
     amp: typing.Any = rule("bf16 autocast of conv/linear layers, membrane and loss in fp32: auto (on for CUDA) | true | false", default="auto")
     channels_last: typing.Any = rule("channels-last memory format through the network: auto (on for CUDA) | true | false", default="auto")
-    fused_neurons: typing.Any = rule("LIF time loop as one fused function with a hand-written backward: auto | true | false", default="auto")
+    fused_neurons: typing.Any = rule("LIF time loop as one fused function with a hand-written backward: auto (on for CUDA) | true | false", default="auto")
     data_on_device: typing.Any = rule("in-memory datasets held on the training device, batches cut and augmented there: auto | true | false", default="auto")
     compile: typing.Any = rule("torch.compile the fused neuron loop: auto (on for CUDA) | true | false", default="auto")
 

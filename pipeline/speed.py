@@ -1,9 +1,12 @@
 """The training speed switches (params `speed`), resolved for a device and applied to a model.
 
-`auto` turns a switch on where benchmarks/train_throughput.py measured it to help: everywhere for the
-fused neuron loop and device-held data; on CUDA only for bf16 autocast, channels-last and
-torch.compile (on CPU, bf16 convolutions and channels-last were slower, and compiling costs minutes
-that tiny runs never win back). `Speed()` with every switch off is the reference path.
+`auto` turns a switch on where it is meant to help: on CUDA all of them (bf16 autocast, channels-last,
+the fused neuron loop compiled with torch.compile, device-held data); on a CPU only device-held data,
+which changes nothing there. Measured on a 2-core CPU (benchmarks/train_throughput.py, README "Speed"):
+the fused loop is no faster than autograd's per-step loop there, and channels-last and bf16 are faster
+but change float rounding, so `auto` keeps the CPU on the reference computation and the embedded
+results exactly reproducible; set them to true to trade that for speed. `Speed()` with every switch
+off is the reference path.
 """
 
 from contextlib import AbstractContextManager, nullcontext
@@ -54,5 +57,5 @@ class Speed:
 
 def resolve_speed(params: SpeedParams, device: str) -> Speed:
     cuda = torch.device(device).type == "cuda"
-    auto = dict(amp=cuda, channels_last=cuda, fused_neurons=True, data_on_device=True, compile=cuda)
+    auto = dict(amp=cuda, channels_last=cuda, fused_neurons=cuda, data_on_device=True, compile=cuda)
     return Speed(**{k: auto[k] if getattr(params, k) == "auto" else bool(getattr(params, k)) for k in auto})

@@ -83,8 +83,8 @@ def test_channels_last_reaches_every_convolution():
 
 
 def test_auto_switches_by_device():
-    """auto: fused loop and device data everywhere; bf16, channels-last and compile on CUDA only."""
-    assert resolve_speed(SpeedParams(), "cpu") == Speed(fused_neurons=True, data_on_device=True)
+    """auto: device data everywhere; bf16, channels-last and the compiled fused loop on CUDA only."""
+    assert resolve_speed(SpeedParams(), "cpu") == Speed(data_on_device=True)
     assert resolve_speed(SpeedParams(), "cuda") == Speed(True, True, True, True, True)
     assert resolve_speed(SpeedParams(fused_neurons=False, amp=True), "cpu") == Speed(amp=True, data_on_device=True)
 
@@ -114,10 +114,10 @@ def test_device_feed_gives_the_cpu_feeds_batches():
 
 
 def test_fit_fast_path_matches_reference_path_on_cpu():
-    """fit() with the CPU fast switches trains to the reference path's weights (float rounding only)."""
+    """fit() with the fused loop and device-held data trains to the reference path's weights."""
     x, y = torch.rand(40, 1, 8, 8), torch.randint(0, 10, (40,))
     weights = []
-    for speed in (Speed(), Speed.fast("cpu")):
+    for speed in (Speed(), Speed(fused_neurons=True, data_on_device=True)):
         torch.manual_seed(0)
         model = build_model("resnet20", 10, 1, 8, lif_factory("triangle", 0.5), 0.25)
         feed = InMemoryFeed(x, y, 16, AugmentSpec(shift=1), on_device=speed.data_on_device)
