@@ -112,20 +112,24 @@ def train_direct(
     model = build_direct_snn(run, data.info)
     encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731  [T, N, C, H, W]
     tet = lambda out, y: tet_loss(out, y, lam=run.tet_lambda, mode=run.tet_mode)  # noqa: E731
-    config = _config(run, seed, execution.process, execution.scaling)
-    train, test = _feeds(data, config, device, execution)
-    recorder = NeuronRecorder(model) if run.rcs_weight > 0 else None
-    loss = tet if recorder is None else lambda out, y: tet(out, y) + run.rcs_weight * rcs_loss(out, y, recorder)  # noqa: E731
-    with recorder or nullcontext():
-        metrics = _fit(model, loss, encode, train, test, config, device, on_epoch, "train_snn", checkpointing, execution)
+    rcs = (NeuronRecorder, rcs_loss)
+    metrics, test = _train(model, tet, rcs, run, data, encode, seed, device, on_epoch, "train_snn", checkpointing, execution)
     return model, evaluate(model, test, encode, device, execution.speed)[0], metrics
 
 
-def _fit(model, loss, encode, train, test, config, device, on_epoch, desc, checkpointing, execution: Execution):
-    return fit(
-        model, loss, encode, train, test, config, device, on_epoch, desc, checkpointing,
-        execution.speed, execution.process, execution.scaling.sync_batchnorm,
-    )
+def _train(model, loss, rcs, run, data, encode, seed, device, on_epoch, desc, checkpointing, execution: Execution):
+    """What the two training recipes share: the feeds, the RCS term when `run.rcs_weight` > 0 (`rcs` =
+    (recorder class, regulariser)), then `fit`. Returns the last metrics and the test feed."""
+    config = _config(run, seed, execution.process, execution.scaling)
+    train, test = _feeds(data, config, device, execution)
+    recorder = rcs[0](model) if run.rcs_weight > 0 else None
+    total = loss if recorder is None else lambda out, y: loss(out, y) + run.rcs_weight * rcs[1](out, y, recorder)  # noqa: E731
+    with recorder or nullcontext():
+        metrics = fit(
+            model, total, encode, train, test, config, device, on_epoch, desc, checkpointing,
+            execution.speed, execution.process, execution.scaling.sync_batchnorm,
+        )
+    return metrics, test
 
 
 def pretrain_ann(
@@ -142,12 +146,8 @@ def pretrain_ann(
     model = build_qcfs_ann(run, data.info)
     encode = lambda x: to_sequence(x, data.info, 1)  # noqa: E731  [1, N, C, H, W]
     ce = lambda out, y: F.cross_entropy(out[0], y)  # noqa: E731
-    config = _config(run, seed, execution.process, execution.scaling)
-    train, test = _feeds(data, config, device, execution)
-    recorder = QCFSRecorder(model) if run.rcs_weight > 0 else None
-    loss = ce if recorder is None else lambda out, y: ce(out, y) + run.rcs_weight * rcs_ann_loss(out, y, recorder)  # noqa: E731
-    with recorder or nullcontext():
-        metrics = _fit(model, loss, encode, train, test, config, device, on_epoch, "pretrain_ann", checkpointing, execution)
+    rcs = (QCFSRecorder, rcs_ann_loss)
+    metrics, _ = _train(model, ce, rcs, run, data, encode, seed, device, on_epoch, "pretrain_ann", checkpointing, execution)
     return model, metrics
 
 
