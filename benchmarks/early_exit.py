@@ -5,7 +5,7 @@ folder it trains a small ResNet-19 on the embedded digits for a few epochs, so i
 The test set, repeated to `--samples` inputs, goes through the engine with a fixed T and with SEENN-I at
 `--alpha`; the passes alternate (fixed, SEENN-I, fixed, ...) so that a busy machine slows both alike,
 and the median pass time of each is compared. It also checks that the engine's exits equal the offline
-rule of `pipeline/exits.py` on the full-T logits of the same inputs.
+rule of `pipeline/exits/policies.py` on the full-T logits of the same inputs.
 
 usage: python benchmarks/early_exit.py [--model RUN] [--device cpu|cuda] [--batch-size 256] [--alpha A]
        [--samples N] [--repeats R] [--threads K] [--no-refill] [--compact-min-fraction F]
@@ -22,14 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.config import DigitsData, DirectRun
+from pipeline.core.config import DigitsData, DirectRun
 from pipeline.data import DATASETS
 from pipeline.data.prepared import DatasetInfo, PreparedData, to_sequence
-from pipeline.engine import latency
-from pipeline.engine_policies import FixedT, Seenn1
-from pipeline.exits import seenn1_exit
-from pipeline.recipes import train_direct
-from pipeline.train import timestep_logits
+from pipeline.hardware.engine import latency
+from pipeline.hardware.rules import FixedT, Seenn1
+from pipeline.exits.policies import seenn1_exit
+from pipeline.training.recipes import train_direct
+from pipeline.training.loop import timestep_logits
 from stages.common import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,7 +167,7 @@ def main() -> None:
     print(f"reference, fixed T as one merged-time forward per batch (no engine): "
           f"{1e3 * t_merged / len(x):.4f} "
           f"ms/sample; SEENN-I engine speedup over it: {t_merged / t_seenn1:.3f}")
-    print(f"engine exits == pipeline.exits.seenn1_exit on the full-T logits: {same}")
+    print(f"engine exits == pipeline.exits.policies.seenn1_exit on the full-T logits: {same}")
     ideal, realized = T / avg_t, t_fixed / t_seenn1
     print(f"avg_T={avg_t:.4f} T={T} ideal_speedup={ideal:.3f} realized_speedup={realized:.3f} "
           f"ratio={realized / ideal:.3f}")

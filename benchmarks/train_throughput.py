@@ -1,9 +1,9 @@
-"""Training throughput: images per second of the real training loop (`pipeline.train.fit`), reference
+"""Training throughput: images per second of the real training loop (`pipeline.training.loop.fit`), reference
 path against fast path, in the same run.
 
 The reference path has every speed switch off: fp32, the neuron's per-timestep Python loop under
 autograd, NCHW, batches cut and augmented on the CPU and copied to the device each step. The fast path
-is `speed: auto` for the device (pipeline/speed.py). Every timed epoch (`--epochs` per path) trains a
+is `speed: auto` for the device (pipeline/training/speed.py). Every timed epoch (`--epochs` per path) trains a
 fresh model for one warm-up epoch (which also pays torch.compile's compilation) and then one timed
 epoch, on a synthetic CIFAR-sized uint8 dataset with the CIFAR recipe's crop and flip and the TET loss;
 the paths alternate so that a noisy machine slows all alike, and the median epoch time of each is
@@ -23,15 +23,15 @@ from dataclasses import replace
 
 import torch
 
-from pipeline.augment import AugmentSpec
-from pipeline.config import SpeedParams, resolve_device
-from pipeline.determinism import apply_determinism
-from pipeline.feed import InMemoryFeed
-from pipeline.losses import tet_loss
-from pipeline.models import build_model
-from pipeline.networks import lif_factory
-from pipeline.speed import Speed, resolve_speed
-from pipeline.train import TrainConfig, fit
+from pipeline.data.augment import AugmentSpec
+from pipeline.core.config import SpeedParams, resolve_device
+from pipeline.training.determinism import apply_determinism
+from pipeline.data.feed import InMemoryFeed
+from pipeline.training.losses import tet_loss
+from pipeline.snn.models import build_model
+from pipeline.snn.networks import lif_factory
+from pipeline.training.speed import Speed, resolve_speed
+from pipeline.training.loop import TrainConfig, fit
 
 MEAN_STD = ((0.49, 0.48, 0.45), (0.25, 0.24, 0.26))  # CIFAR-like normalisation of the uint8 images
 

@@ -11,8 +11,8 @@ from typing import Any, NoReturn
 import typer
 import yaml
 
-from pipeline.atomic import write_atomic, write_json_atomic, write_text_atomic  # noqa: F401 (re-exported)
-from pipeline.config import Params, ParamsError, parse_params
+from pipeline.core.atomic import write_atomic, write_json_atomic, write_text_atomic  # noqa: F401 (re-exported)
+from pipeline.core.config import Params, ParamsError, parse_params
 
 PARAMS_FILE = Path("params.yaml")
 

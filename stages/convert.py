@@ -5,12 +5,12 @@ from pathlib import Path
 import torch
 import typer
 
-from pipeline.atomic import write_json_atomic
-from pipeline.config import resolve_device
-from pipeline.metrics import accuracy_per_timestep
-from pipeline.networks import build_qcfs_ann
-from pipeline.recipes import Execution, convert_and_simulate, training_set_logits
-from pipeline.speed import resolve_speed
+from pipeline.core.atomic import write_json_atomic
+from pipeline.core.config import resolve_device
+from pipeline.exits.metrics import accuracy_per_timestep
+from pipeline.snn.networks import build_qcfs_ann
+from pipeline.training.recipes import Execution, convert_and_simulate, training_set_logits
+from pipeline.training.speed import resolve_speed
 from stages.common import fail, load_params, provenance
 from stages.training_io import load_data_for, run_record, save_model, save_run_record, save_timestep_logits
 

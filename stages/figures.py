@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.atomic import write_atomic
+from pipeline.core.atomic import write_atomic
 from pipeline.report.exit_policies import exit_policies_figure
 from pipeline.report.figures import figure1, figure4
 from pipeline.report.results import attach_seenn2, load_runs

@@ -10,15 +10,16 @@ import pandas as pd
 import torch
 import typer
 
-from pipeline.atomic import write_atomic, write_json_atomic
-from pipeline.config import candidate_steps
-from pipeline.exits import chosen_exit, fixed_exit
-from pipeline.finetune import policy_input
-from pipeline.networks import build_direct_snn
-from pipeline.opcount import macs_per_input
+from pipeline.core.atomic import write_atomic, write_json_atomic
+from pipeline.core.config import candidate_steps
+from pipeline.exits.policies import chosen_exit, fixed_exit
+from pipeline.seenn2.policy import policy_input
+from pipeline.snn.networks import build_direct_snn
+from pipeline.snn.opcount import macs_per_input
 from pipeline.data.prepared import example_input, to_sequence
-from pipeline.recipes import Execution, finetune_policy
-from pipeline.sweep import SWEEP_COLUMNS
+from pipeline.seenn2.finetune import finetune_policy
+from pipeline.training.recipes import Execution
+from pipeline.exits.sweep import SWEEP_COLUMNS
 from stages.common import fail, load_params, provenance
 from stages.training_io import CheckpointFile, EpochLogger, fingerprint, load_data_for, save_model, save_timestep_logits, start_training
 

@@ -10,17 +10,17 @@ import torch
 import typer
 from torch import nn
 
-from pipeline.atomic import write_atomic, write_json_atomic, write_text_atomic
-from pipeline.config import Params, ParamsError, candidate_steps, resolve_device
-from pipeline.convert import convert_qcfs_to_if
+from pipeline.core.atomic import write_atomic, write_json_atomic, write_text_atomic
+from pipeline.core.config import Params, ParamsError, candidate_steps, resolve_device
+from pipeline.snn.convert import convert_qcfs_to_if
 from pipeline.data.prepared import PreparedData, example_input, load_prepared
-from pipeline.engine_policies import FixedT, PolicyNet, Seenn1
-from pipeline.finetune import build_policy, policy_input
-from pipeline.hardware import OperatingPoint, SnnUnderTest, measure_policies
-from pipeline.models import PAPER_NAMES
-from pipeline.networks import build_direct_snn, build_qcfs_ann
-from pipeline.opcount import macs_per_input
-from pipeline.recipes import test_inputs
+from pipeline.hardware.rules import FixedT, PolicyNet, Seenn1
+from pipeline.seenn2.policy import build_policy, policy_input
+from pipeline.hardware.measure import OperatingPoint, SnnUnderTest, measure_policies
+from pipeline.snn.models import PAPER_NAMES
+from pipeline.snn.networks import build_direct_snn, build_qcfs_ann
+from pipeline.snn.opcount import macs_per_input
+from pipeline.training.recipes import test_inputs
 from pipeline.report.hardware import figure3, hardware_table, to_markdown
 from stages.common import fail, load_params
 from stages.layout import ann_dir, report_inputs

@@ -3,7 +3,7 @@ templated `outs` follow too (tests/test_dvc_yaml.py checks that they agree)."""
 
 from pathlib import Path
 
-from pipeline.config import Params
+from pipeline.core.config import Params
 
 
 def run_dir(runs: Path, name: str) -> Path:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import typer
 
-from pipeline.atomic import write_json_atomic
-from pipeline.recipes import pretrain_ann as pretrain
+from pipeline.core.atomic import write_json_atomic
+from pipeline.training.recipes import pretrain_ann as pretrain
 from stages.common import fail, load_params, provenance
 from stages.training_io import CheckpointFile, EpochLogger, fingerprint, load_data_for, save_model, start_training
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 import yaml
 
-from pipeline.atomic import write_text_atomic
-from pipeline.config import ParamsError, parse_params
+from pipeline.core.atomic import write_text_atomic
+from pipeline.core.config import ParamsError, parse_params
 from stages.common import PARAMS_FILE, fail
 
 PROFILES = Path("profiles")

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import typer
 
-from pipeline.atomic import write_atomic, write_json_atomic
-from pipeline.cutoff import cutoff_rows
-from pipeline.sweep import aet_summary, sweep_rows
+from pipeline.core.atomic import write_atomic, write_json_atomic
+from pipeline.exits.cutoff import cutoff_rows
+from pipeline.exits.sweep import aet_summary, sweep_rows
 from stages.common import fail, load_params
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.atomic import write_atomic, write_json_atomic, write_text_atomic
+from pipeline.core.atomic import write_atomic, write_json_atomic, write_text_atomic
 from pipeline.report import tables as T
 from pipeline.report.exit_policies import comparison
 from pipeline.report.exit_policies import to_markdown as policies_markdown

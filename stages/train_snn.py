@@ -4,8 +4,8 @@ from pathlib import Path
 
 import typer
 
-from pipeline.metrics import accuracy_per_timestep
-from pipeline.recipes import training_set_logits, train_direct
+from pipeline.exits.metrics import accuracy_per_timestep
+from pipeline.training.recipes import training_set_logits, train_direct
 from stages.common import fail, load_params, provenance
 from stages.training_io import (
     CheckpointFile,
@@ -18,7 +18,7 @@ from stages.training_io import (
     save_run_record,
     save_timestep_logits,
 )
-from pipeline.atomic import write_json_atomic
+from pipeline.core.atomic import write_json_atomic
 
 
 def train_snn(

@@ -12,21 +12,21 @@ import torch
 import typer
 from torch import nn
 
-from pipeline.atomic import write_atomic, write_json_atomic
-from pipeline.checkpoint import Checkpointing
-from pipeline.config import Params, ParamsError, resolve_device
-from pipeline.recipes import Execution
+from pipeline.core.atomic import write_atomic, write_json_atomic
+from pipeline.training.checkpoint import Checkpointing
+from pipeline.core.config import Params, ParamsError, resolve_device
+from pipeline.training.recipes import Execution
 from pipeline.data.prepared import DatasetInfo, PreparedData, load_prepared
-from pipeline.models import PAPER_NAMES
+from pipeline.snn.models import PAPER_NAMES
 from stages.common import fail
 
 
 def start_training(p: Params) -> tuple[str, Execution]:
     """A training stage's device (`cuda:<local rank>` under torchrun), determinism mode, speed switches
     and process group."""
-    from pipeline.determinism import apply_determinism
-    from pipeline.distributed import start
-    from pipeline.speed import resolve_speed
+    from pipeline.training.determinism import apply_determinism
+    from pipeline.training.distributed import start
+    from pipeline.training.speed import resolve_speed
 
     try:
         device = resolve_device(p.device)

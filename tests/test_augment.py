@@ -2,7 +2,7 @@
 
 import torch
 
-from pipeline.augment import AugmentSpec, augment_batch, autoaugment, cutout, random_flip, random_roll, random_shift
+from pipeline.data.augment import AugmentSpec, augment_batch, autoaugment, cutout, random_flip, random_roll, random_shift
 
 
 def gen(seed: int = 0) -> torch.Generator:

@@ -1,4 +1,4 @@
-"""Tests for `pipeline/cutoff.py`: Top-K and its calibration, entropy score, oracle, sweep rows."""
+"""Tests for `pipeline/exits/cutoff.py`: Top-K and its calibration, entropy score, oracle, sweep rows."""
 
 import itertools
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.cutoff import (
+from pipeline.exits.cutoff import (
     calibrate_topk,
     cutoff_rows,
     entropy_exit,
@@ -18,9 +18,9 @@ from pipeline.cutoff import (
     topk_exit,
     topk_gap,
 )
-from pipeline.exits import EXIT_POLICIES, fixed_exit, seenn1_exit
-from pipeline.metrics import accumulate, correct_per_timestep, first_correct_step
-from pipeline.sweep import SWEEP_COLUMNS
+from pipeline.exits.policies import EXIT_POLICIES, fixed_exit, seenn1_exit
+from pipeline.exits.metrics import accumulate, correct_per_timestep, first_correct_step
+from pipeline.exits.sweep import SWEEP_COLUMNS
 
 
 def _steps_from_sums(sums: np.ndarray) -> np.ndarray:

@@ -15,11 +15,11 @@ import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
-from pipeline.config import ImageNetData
+from pipeline.core.config import ImageNetData
 from pipeline.data import prepare_imagenet
 from pipeline.data.imagenet import IMAGENET_MEAN, IMAGENET_STD, check_image, imagenet_feed, index_imagenet
 from pipeline.data.prepared import load_prepared
-from pipeline.feed import Shard
+from pipeline.data.feed import Shard
 from stages.cli import app
 
 CLASSES = ("n01440764", "n01443537", "n01484850")

@@ -1,4 +1,4 @@
-"""Deterministic mode (`pipeline/determinism.py`): the global torch flags it sets and clears, and that
+"""Deterministic mode (`pipeline/training/determinism.py`): the global torch flags it sets and clears, and that
 training under it on the CPU is accepted by torch's deterministic-algorithms check and repeats bit for bit."""
 
 import os
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.config import ConversionRun, DirectRun
+from pipeline.core.config import ConversionRun, DirectRun
 from pipeline.data.prepared import DatasetInfo, PreparedData
-from pipeline.determinism import CUBLAS_WORKSPACE, apply_determinism, seed_worker
-from pipeline.recipes import pretrain_ann, train_direct
+from pipeline.training.determinism import CUBLAS_WORKSPACE, apply_determinism, seed_worker
+from pipeline.training.recipes import pretrain_ann, train_direct
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ def test_run_folders_follow_the_layout():
     """The folders dvc.yaml writes are the ones stages/layout.py tells the reports to read."""
     from pathlib import Path
 
-    from pipeline.config import parse_params
+    from pipeline.core.config import parse_params
     from stages.layout import report_inputs
 
     run_dirs, seenn2_dirs = report_inputs(parse_params(PARAMS), Path("runs"))

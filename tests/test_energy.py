@@ -1,4 +1,4 @@
-"""Tests for `pipeline/energy.py`: operation counts and pJ on hand-built nets whose spikes are known."""
+"""Tests for `pipeline/hardware/energy.py`: operation counts and pJ on hand-built nets whose spikes are known."""
 
 import numpy as np
 import pytest
@@ -6,12 +6,12 @@ import torch
 from torch import nn
 
 from pipeline.data.prepared import DatasetInfo, to_sequence
-from pipeline.energy import E_AC_PJ, E_MAC_PJ, energy_per_image, measure_activity
-from pipeline.models import build_model
-from pipeline.models.layers import MergeTime
-from pipeline.networks import lif_factory
-from pipeline.neurons import IF
-from pipeline.opcount import macs_per_input
+from pipeline.hardware.energy import E_AC_PJ, E_MAC_PJ, energy_per_image, measure_activity
+from pipeline.snn.models import build_model
+from pipeline.snn.models.layers import MergeTime
+from pipeline.snn.networks import lif_factory
+from pipeline.snn.neurons import IF
+from pipeline.snn.opcount import macs_per_input
 
 T = 4
 VECTOR = DatasetInfo("toy", "toy vectors", "static", 2, 4, 1)  # inputs [N, 4]: repeated at every step

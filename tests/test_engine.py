@@ -1,5 +1,5 @@
-"""Tests for `pipeline/engine.py` and `pipeline/engine_policies.py`: the batched early-exit engine equals
-the offline exit rules of `pipeline/exits.py` on the full-T logits of the same model and inputs, exactly,
+"""Tests for `pipeline/hardware/engine.py` and `pipeline/hardware/rules.py`: the batched early-exit engine equals
+the offline exit rules of `pipeline/exits/policies.py` on the full-T logits of the same model and inputs, exactly,
 and an input's result never depends on the inputs that share (or leave) its batch.
 
 The nets run in float64: a float32 logit can move by an ulp when a kernel picks a different algorithm for
@@ -12,17 +12,17 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.convert import convert_qcfs_to_if
+from pipeline.snn.convert import convert_qcfs_to_if
 from pipeline.data.prepared import DatasetInfo, to_sequence
-from pipeline.engine import infer, latency
-from pipeline.engine_policies import FixedT, GivenSteps, PolicyNet, Seenn1
-from pipeline.exits import chosen_exit, fixed_exit, seenn1_exit, softmax_confidence
-from pipeline.finetune import build_policy, policy_input
-from pipeline.metrics import accumulate
-from pipeline.models import build_model
-from pipeline.networks import lif_factory, spiking_neurons
-from pipeline.qcfs import QCFS
-from pipeline.seenn2 import choose_timesteps
+from pipeline.hardware.engine import infer, latency
+from pipeline.hardware.rules import FixedT, GivenSteps, PolicyNet, Seenn1
+from pipeline.exits.policies import chosen_exit, fixed_exit, seenn1_exit, softmax_confidence
+from pipeline.seenn2.policy import build_policy, policy_input
+from pipeline.exits.metrics import accumulate
+from pipeline.snn.models import build_model
+from pipeline.snn.networks import lif_factory, spiking_neurons
+from pipeline.snn.qcfs import QCFS
+from pipeline.seenn2.reward import choose_timesteps
 
 T = 4
 N = 40
@@ -208,9 +208,9 @@ def test_latency_reports_the_median_pass():
 @pytest.mark.parametrize("batch_size,refill", [(1, True), (6, False), (64, True)])
 def test_snncutoff_rules_equal_offline(case, batch_size, refill):
     """SNNCutoff's Top-K (one beta and calibrated per-step betas) and the entropy exit in the engine
-    give exactly the offline pipeline.cutoff decisions."""
-    from pipeline.cutoff import entropy_exit, entropy_score, topk_exit, topk_gap
-    from pipeline.engine_policies import Entropy, TopK
+    give exactly the offline pipeline.exits.cutoff decisions."""
+    from pipeline.exits.cutoff import entropy_exit, entropy_score, topk_exit, topk_gap
+    from pipeline.hardware.rules import Entropy, TopK
 
     name, model, info, x, logits = case
     gaps = topk_gap(logits)

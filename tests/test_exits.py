@@ -1,12 +1,12 @@
-"""Tests for `pipeline/exits.py`: fixed exit, SEENN-I (paper eq. 5), ExitDecision and the policy registry."""
+"""Tests for `pipeline/exits/policies.py`: fixed exit, SEENN-I (paper eq. 5), ExitDecision and the policy registry."""
 
 import math
 
 import numpy as np
 import pytest
 
-from pipeline.exits import EXIT_POLICIES, ExitDecision, first_true_step, fixed_exit, seenn1_exit, softmax_confidence
-from pipeline.metrics import accumulate, accuracy_per_timestep
+from pipeline.exits.policies import EXIT_POLICIES, ExitDecision, first_true_step, fixed_exit, seenn1_exit, softmax_confidence
+from pipeline.exits.metrics import accumulate, accuracy_per_timestep
 
 
 def _random_case(seed: int, T: int = 4, N: int = 200, C: int = 10) -> tuple[np.ndarray, np.ndarray]:

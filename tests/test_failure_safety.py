@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from benchmarks.project_sandbox import make_sandbox, sandbox_env
-from pipeline.atomic import write_atomic
+from pipeline.core.atomic import write_atomic
 
 WATCHED = ("data", "runs", "reports")  # every stage output lives here
 KILLED = "d1"  # the run whose training is killed
@@ -64,7 +64,7 @@ def digest(project: Path) -> dict[str, str]:
 
 
 def hidden_files(project: Path) -> list[str]:
-    """Leftover temporary files (pipeline.atomic writes `.<name>.<random><suffix>` next to the target)."""
+    """Leftover temporary files (pipeline.core.atomic writes `.<name>.<random><suffix>` next to the target)."""
     return [
         p.relative_to(project).as_posix()
         for f in WATCHED

@@ -13,11 +13,11 @@ import yaml
 from matplotlib.figure import Figure
 from typer.testing import CliRunner
 
-from pipeline.config import parse_params
-from pipeline.convert import convert_qcfs_to_if
+from pipeline.core.config import parse_params
+from pipeline.snn.convert import convert_qcfs_to_if
 from pipeline.data.prepared import DatasetInfo, PreparedData, save_prepared
-from pipeline.finetune import build_policy
-from pipeline.networks import build_direct_snn, build_qcfs_ann
+from pipeline.seenn2.policy import build_policy
+from pipeline.snn.networks import build_direct_snn, build_qcfs_ann
 from pipeline.report.hardware import HardwareRow, figure3, hardware_table, to_markdown
 from stages.hardware import hardware
 from stages.layout import seenn2_dir

@@ -1,11 +1,11 @@
-"""Tests for `pipeline/losses.py`: the TET loss against hand-computed values (per-step and accumulated)."""
+"""Tests for `pipeline/training/losses.py`: the TET loss against hand-computed values (per-step and accumulated)."""
 
 import math
 
 import pytest
 import torch
 
-from pipeline.losses import tet_loss
+from pipeline.training.losses import tet_loss
 
 
 def _ce(z: list[float], y: int) -> float:

@@ -1,9 +1,9 @@
-"""Tests for `pipeline/metrics.py`: accumulation, accuracy per timestep, AET (eq. 4), empirical AET (eq. 13)."""
+"""Tests for `pipeline/exits/metrics.py`: accumulation, accuracy per timestep, AET (eq. 4), empirical AET (eq. 13)."""
 
 import numpy as np
 import pytest
 
-from pipeline.metrics import (
+from pipeline.exits.metrics import (
     accumulate,
     accuracy_per_timestep,
     aet,

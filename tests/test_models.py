@@ -1,4 +1,4 @@
-"""Tests for `pipeline/models/`: every registered model builds and trains (LIF and QCFS activations),
+"""Tests for `pipeline/snn/models/`: every registered model builds and trains (LIF and QCFS activations),
 and ResNet-19 matches the paper's Table 6 / released code, parameter count included."""
 
 import pytest
@@ -6,13 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.convert import convert_qcfs_to_if
-from pipeline.models import MODELS, PAPER_NAMES, build_model
-from pipeline.models.layers import MergeTime, scaled
-from pipeline.models.resnet import BasicBlock
-from pipeline.networks import lif_factory
-from pipeline.neurons import IF, LIF
-from pipeline.qcfs import QCFS
+from pipeline.snn.convert import convert_qcfs_to_if
+from pipeline.snn.models import MODELS, PAPER_NAMES, build_model
+from pipeline.snn.models.layers import MergeTime, scaled
+from pipeline.snn.models.resnet import BasicBlock
+from pipeline.snn.networks import lif_factory
+from pipeline.snn.neurons import IF, LIF
+from pipeline.snn.qcfs import QCFS
 
 ALL_MODELS = MODELS.names()
 # resnet34 has the ImageNet stem (7x7 stride 2 + pooling), so give it a 32x32 input; the others use 8x8

@@ -1,11 +1,11 @@
-"""Tests for `pipeline/neurons.py`: LIF / IF dynamics on hand-computed sequences, reset semantics,
+"""Tests for `pipeline/snn/neurons.py`: LIF / IF dynamics on hand-computed sequences, reset semantics,
 stateless vs stateful stepping, and the gradient through the (non-detached) LIF reset."""
 
 import pytest
 import torch
 
-from pipeline.neurons import IF, LIF
-from pipeline.surrogate import SURROGATES
+from pipeline.snn.neurons import IF, LIF
+from pipeline.snn.surrogate import SURROGATES
 
 
 def _heaviside(x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from benchmarks.project_sandbox import ROOT
-from pipeline.config import ParamsError, parse_params
+from pipeline.core.config import ParamsError, parse_params
 from stages.cli import app
 
 BASE = yaml.safe_load((ROOT / "params.yaml").read_text())

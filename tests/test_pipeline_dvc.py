@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from benchmarks.project_sandbox import make_sandbox, run, tiny
-from pipeline.exits import seenn1_exit
+from pipeline.exits.policies import seenn1_exit
 
 TRAINING_STAGES = ("data@", "pretrain_ann@", "convert@", "train_snn@")
 

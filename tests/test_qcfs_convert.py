@@ -1,4 +1,4 @@
-"""Tests for `pipeline/qcfs.py` and `pipeline/convert.py`: the QCFS activation on hand values, its
+"""Tests for `pipeline/snn/qcfs.py` and `pipeline/snn/convert.py`: the QCFS activation on hand values, its
 straight-through gradients, the QCFS -> IF replacement, and that the converted SNN's time-averaged
 output approaches the ANN's as T grows."""
 
@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.convert import convert_qcfs_to_if
-from pipeline.models import build_model
-from pipeline.networks import lif_factory
-from pipeline.neurons import IF
-from pipeline.qcfs import QCFS
+from pipeline.snn.convert import convert_qcfs_to_if
+from pipeline.snn.models import build_model
+from pipeline.snn.networks import lif_factory
+from pipeline.snn.neurons import IF
+from pipeline.snn.qcfs import QCFS
 
 
 @pytest.fixture(autouse=True, scope="module")

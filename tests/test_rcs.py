@@ -1,4 +1,4 @@
-"""Tests for `pipeline/rcs.py`: RCS by hand and on a two-layer LIF net, the recorder, the ANN variant."""
+"""Tests for `pipeline/training/rcs.py`: RCS by hand and on a two-layer LIF net, the recorder, the ANN variant."""
 
 import math
 
@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.models import build_model
-from pipeline.networks import lif_factory
-from pipeline.neurons import IF, LIF, SpikingNeuron
-from pipeline.qcfs import QCFS
-from pipeline.rcs import (
+from pipeline.snn.models import build_model
+from pipeline.snn.networks import lif_factory
+from pipeline.snn.neurons import IF, LIF, SpikingNeuron
+from pipeline.snn.qcfs import QCFS
+from pipeline.training.rcs import (
     EPS,
     NeuronRecorder,
     QCFSRecorder,
@@ -21,7 +21,7 @@ from pipeline.rcs import (
     rcs_loss,
     tail_steps,
 )
-from pipeline.surrogate import SURROGATES
+from pipeline.snn.surrogate import SURROGATES
 
 
 def _cos(a: list[float], b: list[float]) -> float:

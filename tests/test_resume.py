@@ -12,9 +12,9 @@ import pytest
 import torch
 import yaml
 
-from pipeline.checkpoint import Checkpointing
-from pipeline.feed import InMemoryFeed
-from pipeline.train import TrainConfig, fit
+from pipeline.training.checkpoint import Checkpointing
+from pipeline.data.feed import InMemoryFeed
+from pipeline.training.loop import TrainConfig, fit
 
 PARAMS = {
     "seed": 0,

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 import yaml
 from typer.testing import CliRunner
 
-from pipeline.config import ParamsError, candidate_steps, parse_params
-from pipeline.exits import chosen_exit
-from pipeline.seenn2 import (
+from pipeline.core.config import ParamsError, candidate_steps, parse_params
+from pipeline.exits.policies import chosen_exit
+from pipeline.seenn2.reward import (
     accumulated_at,
     choose_timesteps,
     expected_reward,

@@ -5,16 +5,16 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.augment import AugmentSpec
-from pipeline.config import SpeedParams
-from pipeline.feed import InMemoryFeed, Shard
-from pipeline.fused_lif import lif_backward, lif_forward
-from pipeline.models import build_model
-from pipeline.networks import lif_factory
-from pipeline.neurons import LIF
-from pipeline.speed import Speed, resolve_speed
-from pipeline.surrogate import SURROGATES
-from pipeline.train import TrainConfig, fit
+from pipeline.data.augment import AugmentSpec
+from pipeline.core.config import SpeedParams
+from pipeline.data.feed import InMemoryFeed, Shard
+from pipeline.snn.fused_lif import lif_backward, lif_forward
+from pipeline.snn.models import build_model
+from pipeline.snn.networks import lif_factory
+from pipeline.snn.neurons import LIF
+from pipeline.training.speed import Speed, resolve_speed
+from pipeline.snn.surrogate import SURROGATES
+from pipeline.training.loop import TrainConfig, fit
 
 
 def _lif_pair(name: str, tau: float = 0.5) -> tuple[LIF, LIF]:
@@ -131,7 +131,7 @@ def test_fit_fast_path_matches_reference_path_on_cpu():
 def test_rcs_recorder_still_sees_every_step_with_fused_switch_on():
     """SNNCutoff's RCS recorder wraps `fire`; a fused neuron then runs the reference loop, so the
     recorder gets all T steps and the outputs are unchanged."""
-    from pipeline.rcs import NeuronRecorder
+    from pipeline.training.rcs import NeuronRecorder
 
     model = build_model("resnet20", 10, 1, 8, lif_factory("triangle", 0.5), 0.25)
     x = torch.rand(3, 2, 1, 8, 8)

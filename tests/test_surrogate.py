@@ -1,11 +1,11 @@
-"""Tests for `pipeline/surrogate.py`: Heaviside forward, backward = derivative of the named smooth form."""
+"""Tests for `pipeline/snn/surrogate.py`: Heaviside forward, backward = derivative of the named smooth form."""
 
 import math
 
 import pytest
 import torch
 
-from pipeline.surrogate import SURROGATES, smooth_form
+from pipeline.snn.surrogate import SURROGATES, smooth_form
 
 # (name, kwargs): defaults and non-default parameters for every registered surrogate
 CASES = [

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from pipeline.config import CifarData, Cifar10DvsData, DigitsData, DigitsDvsData, ImageNetData
+from pipeline.core.config import CifarData, Cifar10DvsData, DigitsData, DigitsDvsData, ImageNetData
 from pipeline.data.prepared import DatasetInfo, PreparedData
-from pipeline.registry import Registry
+from pipeline.core.registry import Registry
 
 DATASETS: Registry = Registry("dataset")
 

@@ -13,7 +13,7 @@ other files are ignored.
 `index_imagenet` scans and checks the tree (missing folders, empty classes, a file Pillow cannot read:
 each a one-line error naming it) and returns the index as `PreparedData` with `stream` set; the data
 stage saves it as `index.npz` + `info.json`. `imagenet_feed` turns that index into a `Feed` (see
-`pipeline/feed.py`) that decodes and transforms images in DataLoader workers: RandomResizedCrop(224) and
+`pipeline/data/feed.py`) that decodes and transforms images in DataLoader workers: RandomResizedCrop(224) and
 a horizontal flip for training, Resize(256) + CenterCrop(224) for evaluation, `uint8 [N, 3, 224, 224]`
 batches normalised later by `to_sequence` with the ImageNet mean and std.
 """
@@ -29,7 +29,7 @@ from PIL import Image
 
 from pipeline.data.cifar import _first_line
 from pipeline.data.prepared import DatasetInfo, ImageFolderIndex, PreparedData
-from pipeline.feed import Shard
+from pipeline.data.feed import Shard
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # per-channel mean and std of the training images in [0, 1]
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.atomic import write_atomic, write_text_atomic
+from pipeline.core.atomic import write_atomic, write_text_atomic
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ policy with the same run's fixed-T SNN at its full T.
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -15,31 +15,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from pipeline.hardware.rows import HardwareRow
+
 POLICY_LABELS = {"fixed": "fixed-T SNN", "seenn1": "SEENN-I", "seenn2": "SEENN-II"}
 _POLICY_ORDER = {"fixed": 0, "seenn1": 1, "seenn2": 2}
 _COLORS = {"fixed": "tab:orange", "seenn1": "tab:blue", "seenn2": "tab:green"}
-
-
-@dataclass(frozen=True)
-class HardwareRow:
-    """One measured operating point: a run under one exit policy."""
-
-    run: str  # run folder name, e.g. "digits-resnet19"
-    model: str  # the paper's model name, e.g. "ResNet-19"
-    dataset: str  # dataset label, e.g. "digits (sklearn 8x8)"
-    method: str  # "direct" or "conversion"
-    T: int  # the run's full number of timesteps
-    policy: str  # "fixed", "seenn1" or "seenn2"
-    param: float  # T (fixed), alpha (SEENN-I) or beta (SEENN-II)
-    accuracy: float  # top-1 accuracy, fraction
-    avg_timesteps: float  # mean exit step per image
-    latency_ms: float  # test-set inference time / images, ms (median of timed passes)
-    throughput: float  # images per second at that median
-    energy_pj: float  # energy per image, pJ (MAC + AC, plus the policy network for SEENN-II)
-    mac_pj: float  # of which multiply-accumulates (analog inputs, policy network), pJ
-    ac_pj: float  # of which accumulates (spike-driven layers), pJ
-    batch_size: int  # inputs computed together
-    device: str  # "cpu" or "cuda"
 
 
 TABLE_COLUMNS = [*HardwareRow.__dataclass_fields__, "speedup", "latency_ratio", "energy_ratio"]

@@ -15,7 +15,7 @@ The two loops are plain tensor functions, so `torch.compile` can fuse each into 
 
 import torch
 
-from pipeline.surrogate import Derivative
+from pipeline.snn.surrogate import Derivative
 
 
 def lif_forward(x: torch.Tensor, tau: float, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:

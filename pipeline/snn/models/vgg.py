@@ -7,7 +7,7 @@ A pooling step that would shrink a map below 1x1 (small embedded inputs) is skip
 import torch
 from torch import nn
 
-from pipeline.models.layers import ActivationFactory, ClassifierHead, MergeTime, conv_bn, scaled
+from pipeline.snn.models.layers import ActivationFactory, ClassifierHead, MergeTime, conv_bn, scaled
 
 VGG_CONFIGS: dict[str, list[int | str]] = {
     "vgg16": [64, 64, "P", 128, 128, "P", 256, 256, 256, "P", 512, 512, 512, "P", 512, 512, 512, "P"],

@@ -8,7 +8,7 @@
   reads the labels, so it is a bound to compare against, not a deployable policy.
 
 Every rule is strict (`>`): a score exactly at the threshold does not stop, and every sample stops at T.
-The policies are registered in `pipeline.exits.EXIT_POLICIES` when this module is imported.
+The policies are registered in `pipeline.exits.policies.EXIT_POLICIES` when this module is imported.
 """
 
 from collections.abc import Sequence
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.exits import EXIT_POLICIES, ExitDecision, _decide, first_true_step
-from pipeline.metrics import accumulate, correct_per_timestep
-from pipeline.sweep import SWEEP_COLUMNS
+from pipeline.exits.policies import EXIT_POLICIES, ExitDecision, _decide, first_true_step
+from pipeline.exits.metrics import accumulate, correct_per_timestep
+from pipeline.exits.sweep import SWEEP_COLUMNS
 
 
 def topk_gap(logits: np.ndarray) -> np.ndarray:

@@ -10,8 +10,8 @@ import copy
 
 from torch import nn
 
-from pipeline.neurons import IF
-from pipeline.qcfs import QCFS
+from pipeline.snn.neurons import IF
+from pipeline.snn.qcfs import QCFS
 
 
 def convert_qcfs_to_if(ann: nn.Module, initial_fraction: float = 0.5) -> nn.Module:

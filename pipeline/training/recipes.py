@@ -11,26 +11,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.augment import AugmentSpec
-from pipeline.checkpoint import Checkpointing
-from pipeline.config import ConversionRun, DirectRun, DistributedParams, SeennIIParams, candidate_steps
-from pipeline.convert import convert_qcfs_to_if
+from pipeline.data.augment import AugmentSpec
+from pipeline.training.checkpoint import Checkpointing
+from pipeline.core.config import ConversionRun, DirectRun, DistributedParams
+from pipeline.snn.convert import convert_qcfs_to_if
 from pipeline.data.prepared import PreparedData, to_sequence
-from pipeline.finetune import FinetuneConfig, build_policy, evaluate_seenn2, finetune_seenn2
-from pipeline.losses import tet_loss
-from pipeline.rcs import NeuronRecorder, QCFSRecorder, rcs_ann_loss, rcs_loss
-from pipeline.networks import build_direct_snn, build_qcfs_ann, seed_everything
-from pipeline.distributed import Process
-from pipeline.feed import Feed, InMemoryFeed
-from pipeline.speed import Speed
-from pipeline.train import TrainConfig, evaluate, fit
+from pipeline.training.losses import tet_loss
+from pipeline.training.rcs import NeuronRecorder, QCFSRecorder, rcs_ann_loss, rcs_loss
+from pipeline.snn.networks import build_direct_snn, build_qcfs_ann, seed_everything
+from pipeline.training.distributed import Process
+from pipeline.data.feed import Feed, InMemoryFeed
+from pipeline.training.speed import Speed
+from pipeline.training.loop import TrainConfig, evaluate, fit
 
 EVAL_BATCH = 256  # samples per batch when recording outputs (no gradients)
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
 
-def _feeds(data: PreparedData, config: "TrainConfig | FinetuneConfig", device: str, execution: "Execution") -> tuple[Feed, Feed]:
+def feeds(data: PreparedData, config: "TrainConfig", device: str, execution: "Execution") -> tuple[Feed, Feed]:
     """The shuffled, augmented training feed (this process's shard of each global batch) and the
     in-order test feed."""
     if data.stream is not None:  # ImageNet: images streamed from disk, the recipe's crop in the workers
@@ -121,7 +120,7 @@ def _train(model, loss, rcs, run, data, encode, seed, device, on_epoch, desc, ch
     """What the two training recipes share: the feeds, the RCS term when `run.rcs_weight` > 0 (`rcs` =
     (recorder class, regulariser)), then `fit`. Returns the last metrics and the test feed."""
     config = _config(run, seed, execution.process, execution.scaling)
-    train, test = _feeds(data, config, device, execution)
+    train, test = feeds(data, config, device, execution)
     recorder = rcs[0](model) if run.rcs_weight > 0 else None
     total = loss if recorder is None else lambda out, y: loss(out, y) + run.rcs_weight * rcs[1](out, y, recorder)  # noqa: E731
     with recorder or nullcontext():
@@ -167,42 +166,3 @@ def training_set_logits(
     their labels `[N_train]`; for streamed data only the first `limit_per_class` images of each class."""
     encode = lambda x: to_sequence(x, data.info, T)  # noqa: E731
     return evaluate(model, eval_feed(data, "train", device, execution, limit_per_class), encode, device)
-
-
-def finetune_policy(
-    snn: nn.Module,
-    run: DirectRun,
-    seenn2: SeennIIParams,
-    beta: float,
-    data: PreparedData,
-    seed: int,
-    device: str,
-    on_epoch: EpochCallback | None = None,
-    checkpointing: Checkpointing | None = None,
-    execution: Execution = Execution(),
-) -> tuple[nn.Module, nn.Module, dict[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """SEENN-II on a TET-trained SNN: build the ResNet-8 policy, finetune, evaluate on the test set.
-
-    Returns the SNN, the policy, the last epoch's metrics and `(logits [T, N, C], choice [N],
-    probs [N, n])` of the test set."""
-    seed_everything(seed)
-    candidates = candidate_steps(seenn2.candidates, run.T)
-    policy = build_policy(len(candidates), data.info, seenn2.policy_width, seenn2.policy_input_size)
-    config = FinetuneConfig(
-        candidates=candidates,
-        beta=beta,
-        variant=seenn2.variant,
-        epochs=seenn2.epochs,
-        batch_size=seenn2.batch_size,
-        lr=seenn2.lr,
-        momentum=seenn2.momentum,
-        weight_decay=seenn2.weight_decay,
-        seed=seed,
-        augment=AugmentSpec(shift=seenn2.shift, flip=seenn2.flip),
-    )
-    train, test = _feeds(data, config, device, execution)
-    metrics = finetune_seenn2(
-        snn, policy, train, test, data.info, run.T, config, seenn2.policy_input_size, device, on_epoch, checkpointing
-    )
-    logits, choice, probs, _ = evaluate_seenn2(snn, policy, test, data.info, run.T, candidates, seenn2.policy_input_size, device)
-    return snn, policy, metrics, (logits, choice, probs)

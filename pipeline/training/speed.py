@@ -15,16 +15,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pipeline.config import SpeedParams
-from pipeline.neurons import LIF
+from pipeline.core.config import SpeedParams
+from pipeline.snn.neurons import LIF
 
 
 @dataclass(frozen=True)
 class Speed:
     amp: bool = False  # bf16 autocast of conv/linear (neurons and loss stay fp32)
     channels_last: bool = False  # NHWC frames through the whole network
-    fused_neurons: bool = False  # LIF time loop as one autograd node (pipeline/fused_lif.py)
-    data_on_device: bool = False  # in-memory datasets moved to the device once (pipeline/feed.py)
+    fused_neurons: bool = False  # LIF time loop as one autograd node (pipeline/snn/fused_lif.py)
+    data_on_device: bool = False  # in-memory datasets moved to the device once (pipeline/data/feed.py)
     compile: bool = False  # torch.compile the fused loop
 
     @classmethod

@@ -4,7 +4,7 @@ PyTorch's DistributedDataParallel, BatchNorm statistics over the global batch.
 Everything is a no-op in a single process, so the training stages run unchanged either way. The
 contract that makes N processes equal one process with the same global batch (tested with two CPU
 processes): every process walks the same shuffled order and takes a contiguous slice of each global
-batch (`pipeline.feed.Shard`); each process's mean loss is weighted by its share of the global batch;
+batch (`pipeline.data.feed.Shard`); each process's mean loss is weighted by its share of the global batch;
 DDP averages gradients; `GlobalBatchNorm2d` normalises with the global batch's mean and variance.
 """
 
@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from pipeline.feed import Shard
+from pipeline.data.feed import Shard
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from functools import partial
 
 from torch import nn
 
-from pipeline.models.layers import ActivationFactory
-from pipeline.models.resnet import RESNET_SHAPES, build_resnet
-from pipeline.models.vgg import VGG_CONFIGS, build_vgg
-from pipeline.registry import Registry
+from pipeline.snn.models.layers import ActivationFactory
+from pipeline.snn.models.resnet import RESNET_SHAPES, build_resnet
+from pipeline.snn.models.vgg import VGG_CONFIGS, build_vgg
+from pipeline.core.registry import Registry
 
 MODELS: Registry = Registry("model")
 

@@ -6,13 +6,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.config import ConversionRun, DirectRun
+from pipeline.core.config import ConversionRun, DirectRun
 from pipeline.data.prepared import DatasetInfo
-from pipeline.models import build_model
-from pipeline.models.layers import ActivationFactory
-from pipeline.neurons import LIF, SpikingNeuron
-from pipeline.qcfs import QCFS
-from pipeline.surrogate import SURROGATES
+from pipeline.snn.models import build_model
+from pipeline.snn.models.layers import ActivationFactory
+from pipeline.snn.neurons import LIF, SpikingNeuron
+from pipeline.snn.qcfs import QCFS
+from pipeline.snn.surrogate import SURROGATES
 
 
 def seed_everything(seed: int) -> None:

@@ -1,10 +1,10 @@
-"""Exit policies as the early-exit engine (`pipeline/engine.py`) evaluates them, on the device.
+"""Exit policies as the early-exit engine (`pipeline/hardware/engine.py`) evaluates them, on the device.
 
 Planned policies know every exit step before the SNN runs and say so through `exit_steps(x, T,
 batch_size) -> [N]`: `FixedT` (the conventional SNN), `GivenSteps` (SEENN-II choices made elsewhere) and
 `PolicyNet` (SEENN-II's policy network). Step rules decide after each step from the running output, with
-the same float64 operations as their offline twins on saved logits: `Seenn1` (`pipeline.exits`), and
-SNNCutoff's `TopK` and `Entropy` (`pipeline.cutoff`).
+the same float64 operations as their offline twins on saved logits: `Seenn1` (`pipeline.exits.policies`), and
+SNNCutoff's `TopK` and `Entropy` (`pipeline.exits.cutoff`).
 """
 
 import math
@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from pipeline.data.prepared import DatasetInfo
-from pipeline.finetune import policy_input
-from pipeline.seenn2 import choose_timesteps
+from pipeline.seenn2.policy import policy_input
+from pipeline.seenn2.reward import choose_timesteps
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Seenn1:
     """SEENN-I (paper eq. 5): stop at the first t with max softmax(f_t / temperature) > alpha, else at T.
 
     `f_t` is the running sum of the per-step logits (released code) or their mean (`accumulate =
-    'mean'`, paper eq. 3): the rule of `pipeline.exits.seenn1_exit`.
+    'mean'`, paper eq. 3): the rule of `pipeline.exits.policies.seenn1_exit`.
     """
 
     alpha: float  # confidence threshold in (0, 1), strict >
@@ -93,7 +93,7 @@ class Seenn1:
 
 @dataclass(frozen=True, eq=False)
 class TopK:
-    """SNNCutoff's Top-K cutoff (`pipeline.cutoff.topk_exit`): stop at the first t whose gap between the
+    """SNNCutoff's Top-K cutoff (`pipeline.exits.cutoff.topk_exit`): stop at the first t whose gap between the
     two largest summed logits exceeds beta_t (one value, or one per step as calibrated)."""
 
     beta: float | tuple[float, ...]  # threshold, or `[T]` thresholds
@@ -110,7 +110,7 @@ class TopK:
 
 @dataclass(frozen=True)
 class Entropy:
-    """The entropy exit (`pipeline.cutoff.entropy_exit`): stop when 1 - H(softmax(f_t / temperature)) /
+    """The entropy exit (`pipeline.exits.cutoff.entropy_exit`): stop when 1 - H(softmax(f_t / temperature)) /
     log C exceeds `threshold`."""
 
     threshold: float  # in [0, 1), strict >
@@ -121,7 +121,7 @@ class Entropy:
         return running / t[:, None].to(running.dtype) if self.accumulate == "mean" else running
 
     def confident(self, score: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        # The same float64 operations, in the same order, as pipeline.cutoff.entropy_score.
+        # The same float64 operations, in the same order, as pipeline.exits.cutoff.entropy_score.
         z = score / self.temperature
         z = z - z.amax(dim=-1, keepdim=True)
         e = torch.exp(z)

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import torch
 
-from pipeline.augment import AugmentSpec, augment_batch
+from pipeline.data.augment import AugmentSpec, augment_batch
 
 
 @dataclass(frozen=True)

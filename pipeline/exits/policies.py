@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.metrics import accumulate
-from pipeline.registry import Registry
+from pipeline.exits.metrics import accumulate
+from pipeline.core.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.exits import fixed_exit, seenn1_exit
-from pipeline.metrics import aet, empirical_aet
+from pipeline.exits.policies import fixed_exit, seenn1_exit
+from pipeline.exits.metrics import aet, empirical_aet
 
 SWEEP_COLUMNS = ["policy", "param", "accuracy", "avg_timesteps"]
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline.data.prepared import DatasetInfo, to_sequence
-from pipeline.neurons import SpikingNeuron
+from pipeline.snn.neurons import SpikingNeuron
 
 E_MAC_PJ = 4.6  # energy of one 32-bit multiply-accumulate (paper appendix D), pJ
 E_AC_PJ = 0.9  # energy of one 32-bit accumulate, pJ

@@ -10,14 +10,18 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from pipeline.augment import AugmentSpec
-from pipeline.checkpoint import Checkpointing, capture, check_finite, restore
-from pipeline.exits import chosen_exit
+from pipeline.data.augment import AugmentSpec
+from pipeline.training.checkpoint import Checkpointing, capture, check_finite, restore
+from pipeline.exits.policies import chosen_exit
 from pipeline.data.prepared import DatasetInfo, to_sequence
-from pipeline.feed import Feed
-from pipeline.models import build_model
-from pipeline.seenn2 import choose_timesteps, joint_loss, released_loss
-from pipeline.train import evaluate
+from pipeline.data.feed import Feed
+from pipeline.core.config import DirectRun, SeennIIParams, candidate_steps
+from pipeline.data.prepared import PreparedData
+from pipeline.seenn2.policy import _policy_logits, build_policy
+from pipeline.snn.networks import seed_everything
+from pipeline.training.recipes import EpochCallback, Execution, feeds
+from pipeline.seenn2.reward import choose_timesteps, joint_loss, released_loss
+from pipeline.training.loop import evaluate
 
 
 @dataclass(frozen=True)
@@ -32,25 +36,6 @@ class FinetuneConfig:
     weight_decay: float = 5e-4  # L2 penalty
     seed: int = 0  # shuffling
     augment: AugmentSpec = AugmentSpec()  # training-time augmentation (none by default)
-
-
-def policy_input(x: torch.Tensor, info: DatasetInfo, size: int = 0) -> torch.Tensor:
-    """What the policy sees, `[1, N, C, H, W]`: the image itself, or for event data the mean frame
-    (the policy must decide before the SNN consumes any frame); resized when `size` > 0 (the paper
-    downsamples ImageNet to 112x112)."""
-    image = to_sequence(x, info, 1)[0] if info.kind == "static" else x.float().mean(dim=1)  # [N, C, H, W]
-    if size and size != image.shape[-1]:
-        image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
-    return image.unsqueeze(0)
-
-
-def build_policy(n_actions: int, info: DatasetInfo, width: float = 1.0, size: int = 0) -> nn.Module:
-    """The paper's ResNet-8 (16/32/64 channels, one block per stage) as an ANN with ReLU."""
-    return build_model("resnet8", n_actions, info.in_channels, size or info.input_size, nn.ReLU, width)
-
-
-def _policy_logits(policy: nn.Module, x: torch.Tensor, info: DatasetInfo, size: int) -> torch.Tensor:
-    return policy(policy_input(x, info, size))[0]  # [N, n]
 
 
 def finetune_seenn2(
@@ -68,7 +53,7 @@ def finetune_seenn2(
 ) -> dict[str, float]:
     """Train in place on the shuffled, augmented `train` feed; return the last epoch's metrics (expected
     reward, SEENN-II accuracy and T on the in-order `test` feed). Checkpointing and the NaN guard work
-    as in `pipeline.train.fit`."""
+    as in `pipeline.training.loop.fit`."""
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     candidates = torch.tensor(config.candidates, device=device)
@@ -159,3 +144,42 @@ def evaluate_seenn2(
         torch.cat(probs).numpy(),
         torch.cat(labels).numpy(),
     )
+
+
+def finetune_policy(
+    snn: nn.Module,
+    run: DirectRun,
+    seenn2: SeennIIParams,
+    beta: float,
+    data: PreparedData,
+    seed: int,
+    device: str,
+    on_epoch: EpochCallback | None = None,
+    checkpointing: Checkpointing | None = None,
+    execution: Execution = Execution(),
+) -> tuple[nn.Module, nn.Module, dict[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """SEENN-II on a TET-trained SNN: build the ResNet-8 policy, finetune, evaluate on the test set.
+
+    Returns the SNN, the policy, the last epoch's metrics and `(logits [T, N, C], choice [N],
+    probs [N, n])` of the test set."""
+    seed_everything(seed)
+    candidates = candidate_steps(seenn2.candidates, run.T)
+    policy = build_policy(len(candidates), data.info, seenn2.policy_width, seenn2.policy_input_size)
+    config = FinetuneConfig(
+        candidates=candidates,
+        beta=beta,
+        variant=seenn2.variant,
+        epochs=seenn2.epochs,
+        batch_size=seenn2.batch_size,
+        lr=seenn2.lr,
+        momentum=seenn2.momentum,
+        weight_decay=seenn2.weight_decay,
+        seed=seed,
+        augment=AugmentSpec(shift=seenn2.shift, flip=seenn2.flip),
+    )
+    train, test = feeds(data, config, device, execution)
+    metrics = finetune_seenn2(
+        snn, policy, train, test, data.info, run.T, config, seenn2.policy_input_size, device, on_epoch, checkpointing
+    )
+    logits, choice, probs, _ = evaluate_seenn2(snn, policy, test, data.info, run.T, candidates, seenn2.policy_input_size, device)
+    return snn, policy, metrics, (logits, choice, probs)

@@ -1,6 +1,6 @@
 """Batched early-exit inference: run an SNN one timestep at a time and stop each input at its exit.
 
-The released SEENN code runs all T steps and applies the exit rule afterwards (`pipeline/exits.py` does
+The released SEENN code runs all T steps and applies the exit rule afterwards (`pipeline/exits/policies.py` does
 the same on saved logits). This engine really stops. It keeps a pool of at most `batch_size` inputs on
 the device; each model call advances every input of the pool by one timestep (`[1, n, ...]` chunks with
 stateful neurons). Two ways of leaving, chosen by the policy:
@@ -24,7 +24,7 @@ Why mixing and compacting is valid: BatchNorm in eval mode and every other layer
 independently and a neuron's state is per input, so an input's outputs do not depend on which others
 share its batch or at which step they are.
 
-Exactness: the exit rules repeat `pipeline/exits.py` operation for operation: per-step logits cast to
+Exactness: the exit rules repeat `pipeline/exits/policies.py` operation for operation: per-step logits cast to
 float64 and summed in step order (numpy's cumsum), the mean divided by t, the score divided by the
 temperature, `max softmax = 1 / sum(exp(z - max z))` (equal to numpy's `max(p / sum p)`: the largest `p`
 is exactly 1), strict `> alpha`, first-maximum argmax. Per-step logits equal the full-T forward's when the
@@ -45,10 +45,10 @@ import torch
 from torch import nn
 
 from pipeline.data.prepared import DatasetInfo, to_sequence
-from pipeline.engine_policies import STEP_RULES, Policy, Seenn1
-from pipeline.exits import ExitDecision
-from pipeline.networks import spiking_neurons
-from pipeline.neurons import SpikingNeuron
+from pipeline.hardware.rules import STEP_RULES, Policy, Seenn1
+from pipeline.exits.policies import ExitDecision
+from pipeline.snn.networks import spiking_neurons
+from pipeline.snn.neurons import SpikingNeuron
 
 # --- shared pieces -------------------------------------------------------------------------------------
 
@@ -57,7 +57,7 @@ from pipeline.neurons import SpikingNeuron
 class EngineResult:
     """What the engine computed for every input, in input order."""
 
-    decision: ExitDecision  # exit_step [N] (1-based) and prediction [N], as `pipeline.exits` returns
+    decision: ExitDecision  # exit_step [N] (1-based) and prediction [N], as `pipeline.exits.policies` returns
     scores: np.ndarray  # [N, K] float64 accumulated output at each input's exit (sum; mean for Seenn1 mean)
     sample_steps: int  # input-timesteps computed (finished inputs awaiting compaction included)
     model_calls: int  # one-timestep calls of the model
@@ -266,7 +266,7 @@ def infer(
         info: the dataset's description.
         T: the largest number of steps (the model's T).
         policy: `FixedT`, `GivenSteps`, `PolicyNet` (planned) or a step rule `Seenn1`, `TopK`, `Entropy`
-            (`pipeline.engine_policies`).
+            (`pipeline.hardware.rules`).
         batch_size: inputs computed together (the pool size).
         compact_min_fraction: SEENN-I drops finished inputs from a pool that cannot be refilled only once
             at least this share of its slots are finished (0: at once; larger: fewer copies, more compute).
@@ -274,7 +274,7 @@ def infer(
             until its last input exits (a batch-synchronous server).
 
     Returns:
-        Per-input exit steps and predictions (the `pipeline.exits` rule on the full-T logits), the
+        Per-input exit steps and predictions (the `pipeline.exits.policies` rule on the full-T logits), the
         accumulated outputs at exit, and the work done.
     """
     if batch_size < 1:

@@ -11,7 +11,7 @@ IF (converted nets, QCFS): tau = 1, reset by subtraction u = u - V * s, initial 
 
 The membrane is always float32: under bf16 autocast the layer's input is cast up and the spikes (0 or
 1, exact in bf16) are cast back, so mixed precision never rounds the integration. An LIF with `fused`
-set runs its time loop as one autograd node (pipeline/fused_lif.py) when it is not stateful.
+set runs its time loop as one autograd node (pipeline/snn/fused_lif.py) when it is not stateful.
 """
 
 from collections.abc import Callable
@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from pipeline.fused_lif import fused_lif
+from pipeline.snn.fused_lif import fused_lif
 
 
 class SpikingNeuron(nn.Module):
@@ -83,11 +83,11 @@ class LIF(SpikingNeuron):
     def __init__(self, spike_fn: Callable, tau: float = 0.5, threshold: float = 1.0):
         super().__init__(threshold, spike_fn)
         self.tau = tau
-        self.fused = False  # one-node time loop (pipeline/fused_lif.py); set by pipeline.speed
+        self.fused = False  # one-node time loop (pipeline/snn/fused_lif.py); set by pipeline.training.speed
         self.compiled = False  # that loop through torch.compile
 
     def integrate(self, x: torch.Tensor) -> torch.Tensor:
-        # the fused loop has no per-step `fire` call, so a recorder that wraps `fire` (pipeline/rcs.py)
+        # the fused loop has no per-step `fire` call, so a recorder that wraps `fire` (pipeline/training/rcs.py)
         # gets the reference loop
         if self.fused and not self.stateful and "fire" not in vars(self) and hasattr(self.spike_fn, "derivative"):
             return fused_lif(x, self.tau, self.threshold, self.spike_fn.derivative, self.compiled)

@@ -8,7 +8,7 @@ direct training, the QCFS ANN and the converted SNN.
 import torch
 from torch import nn
 
-from pipeline.models.layers import ActivationFactory, ClassifierHead, MergeTime, conv_bn, scaled
+from pipeline.snn.models.layers import ActivationFactory, ClassifierHead, MergeTime, conv_bn, scaled
 
 
 class BasicBlock(nn.Module):

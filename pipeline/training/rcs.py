@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from pipeline.neurons import SpikingNeuron
-from pipeline.qcfs import QCFS
+from pipeline.snn.neurons import SpikingNeuron
+from pipeline.snn.qcfs import QCFS
 
 TAIL_FRACTION = 0.3  # share of the last timesteps forming the reference r_d (and the correctness mask)
 EPS = 1e-5  # inside the cosine's norms (a silent layer gives cos = 0, not NaN) and in 1 / (cos + EPS)

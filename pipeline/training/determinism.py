@@ -4,7 +4,7 @@ kernels on the GPU, at a cost in speed.
 What makes a run repeatable here:
 
 * Seeds: every source of randomness (Python, NumPy, torch, the shuffling generator) is seeded from the
-  `seed` param (`pipeline.networks.seed_everything`, `pipeline.train.fit`); nothing here touches seeds.
+  `seed` param (`pipeline.snn.networks.seed_everything`, `pipeline.training.loop.fit`); nothing here touches seeds.
 * CPU: the CPU kernels this project uses (convolutions, linear layers, batch norm, the surrogate
   spike functions, indexing in the augmentations) are deterministic for a fixed thread count, so two
   CPU runs of the same params give byte-identical weights, logits and metrics with or without this mode.

@@ -9,10 +9,10 @@ import pandas as pd
 from torch import nn
 
 from pipeline.data.prepared import DatasetInfo
-from pipeline.energy import energy_per_image, measure_activity
-from pipeline.engine import latency
-from pipeline.engine_policies import Policy
-from pipeline.report.hardware import HardwareRow
+from pipeline.hardware.energy import energy_per_image, measure_activity
+from pipeline.hardware.engine import latency
+from pipeline.hardware.rules import Policy
+from pipeline.hardware.rows import HardwareRow
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,7 +53,7 @@ def measure_policies(
 
     Returns:
         One `HardwareRow` per point, and the per-layer energy of every point (columns run, policy, param
-        and those of `pipeline.energy.LAYER_COLUMNS`).
+        and those of `pipeline.hardware.energy.LAYER_COLUMNS`).
     """
     target.snn.to(device)
     activity = measure_activity(target.snn, target.x, target.info, target.T, batch_size)

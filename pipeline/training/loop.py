@@ -8,11 +8,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from pipeline.augment import AugmentSpec
-from pipeline.checkpoint import Checkpointing, capture, check_finite, restore
-from pipeline.distributed import Process, all_sum, wrap
-from pipeline.feed import Feed, InMemoryFeed
-from pipeline.speed import Speed
+from pipeline.data.augment import AugmentSpec
+from pipeline.training.checkpoint import Checkpointing, capture, check_finite, restore
+from pipeline.training.distributed import Process, all_sum, wrap
+from pipeline.data.feed import Feed, InMemoryFeed
+from pipeline.training.speed import Speed
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def fit(
     Metrics: mean training loss, training accuracy and test accuracy of the output summed over all steps.
     With `checkpointing`, the state is saved at epoch boundaries and a given `resume_state` is continued
     (its finished epochs are replayed to `on_epoch` first); a NaN or infinite loss raises
-    FloatingPointError naming the epoch and step. `speed` picks the fast paths (pipeline/speed.py);
+    FloatingPointError naming the epoch and step. `speed` picks the fast paths (pipeline/training/speed.py);
     under torchrun, `process` is this process and `train` yields its shard of every global batch.
     """
     torch.manual_seed(config.seed)

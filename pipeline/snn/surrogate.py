@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from pipeline.registry import Registry
+from pipeline.core.registry import Registry
 
 
 Derivative = Callable[[torch.Tensor], torch.Tensor]  # x -> d(smooth)/dx, elementwise
@@ -34,7 +34,7 @@ class _Spike(torch.autograd.Function):
 @dataclass(frozen=True)
 class Surrogate:
     """A spike function: call it on `x = u - V`; `derivative` is also used by the fused LIF backward
-    (pipeline/fused_lif.py), so both paths share one formula."""
+    (pipeline/snn/fused_lif.py), so both paths share one formula."""
 
     name: str
     derivative: Derivative

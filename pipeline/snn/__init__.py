@@ -1,0 +1,2 @@
+"""Spiking networks: neurons and surrogate gradients, the fused LIF loop, QCFS and ANN-to-SNN conversion,
+the model zoo, building a run's network, and dense operation counts."""
