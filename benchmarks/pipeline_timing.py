@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.project_sandbox import make_sandbox, run
+from tests.sandbox import make_sandbox, run
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:

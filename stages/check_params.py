@@ -1,26 +1,28 @@
-"""Stage `check_params`: validate the whole of params.yaml before any other stage runs.
+"""Stage `check_params`: validate the whole of params.yaml before any other stage runs, and write the
+resolved params (every default filled in) that the other stages declare their DVC params from.
 
-Every later stage depends on its output, whose content never changes, so a bad value stops `dvc repro`
-here, before DVC clears any other stage's outputs, while a good change re-runs only what it affects.
+A bad value stops `dvc repro` here, before DVC clears any other stage's outputs; a good change rewrites
+only the keys it changed in build/params.yaml, so DVC re-runs exactly the stages that declare them.
 """
 
 from pathlib import Path
 
 import typer
+import yaml
 
+from pipeline.core.config import resolved
 from stages.common import PARAMS_FILE, load_params, write_text_atomic
-
-VALID_MARK = "params.yaml passed validation\n"
 
 
 def check_params(
     params: Path = typer.Option(PARAMS_FILE, help="params file to check"),
-    out: Path | None = typer.Option(None, help="file to write when the params are valid (for DVC)"),
+    out: Path | None = typer.Option(None, help="where to write the resolved params (for DVC)"),
 ) -> None:
     """Validate params.yaml: types, ranges, choices, cross-field rules, unknown keys."""
     p = load_params(params)
     if out is not None:
-        write_text_atomic(out, VALID_MARK)
+        header = f"# Written by `seenn check-params` from {params}: every key, defaults included. Do not edit.\n"
+        write_text_atomic(out, header + yaml.safe_dump(resolved(p), sort_keys=False))
     typer.echo(
         f"check_params: {params} is valid ({len(p.conversion)} conversion and {len(p.direct)} direct runs)"
     )

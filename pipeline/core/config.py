@@ -9,7 +9,7 @@ import difflib
 import math
 import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -358,6 +358,16 @@ def _check_seenn2(s: "SeennIIParams", direct: dict) -> None:
     for name in s.runs:
         if steps[-1] > direct[name].T:
             _fail("seenn2.candidates", s.candidates, f"timesteps of at most direct.{name}.T = {direct[name].T}")
+
+
+def resolved(params: Params) -> dict:
+    """Every key of `params` with its value, defaults included, as plain YAML-ready data.
+
+    check_params writes this as build/params.yaml and the other stages declare their DVC params from it,
+    so a key left at its default is still a tracked value: changing a default re-runs the stages that use
+    it, and a stage can declare a key that params.yaml does not spell out.
+    """
+    return asdict(params)
 
 
 def candidate_steps(candidates: "str | list[int]", T: int) -> tuple[int, ...]:

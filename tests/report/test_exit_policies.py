@@ -18,7 +18,7 @@ from pipeline.report.exit_policies import (
 from pipeline.report.results import RunResult, load_runs
 
 # The fake run folders are shared with the table tests (pytest puts tests/ on sys.path).
-from test_report_tables import write_fake_runs
+from tests.report.test_tables import write_fake_runs
 
 # Hand-made sweep of a T = 4 run whose full-T accuracy is 95 %: targets 94.9, 94.5 and 94 %.
 HAND_SWEEP = pd.DataFrame(

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmarks.project_sandbox import make_sandbox, run, tiny
+from tests.sandbox import make_sandbox, run, tiny
 from pipeline.exits.policies import seenn1_exit
 
 TRAINING_STAGES = ("data@", "pretrain_ann@", "convert@", "train_snn@")

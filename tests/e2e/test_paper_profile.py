@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmarks.project_sandbox import ROOT, make_sandbox, run
+from tests.sandbox import ROOT, make_sandbox, run
 
 CIFAR_JPEG = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg.tar.xz"
 

@@ -26,7 +26,7 @@ from pipeline.seenn2.reward import (
 )
 from stages.cli import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- reward (eq. 7) and running outputs ---------------------------------------------------------------

@@ -17,7 +17,7 @@ from pipeline.report.figures import (
 from pipeline.report.results import load_runs
 
 # The fake run folders are shared with the table tests (pytest puts tests/ on sys.path).
-from test_report_tables import ALPHA_GRID, write_fake_runs
+from tests.report.test_tables import ALPHA_GRID, write_fake_runs
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ def workdir(tmp_path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_identical_results(workdir):
     """Kill train-snn after its second checkpoint, run it again: same weights and logits as a clean run."""
     reference = train(workdir, "runs/clean")

@@ -3,7 +3,7 @@ stage declares the params it reads (so DVC re-runs exactly what a change affects
 
 import yaml
 
-from benchmarks.project_sandbox import ROOT
+from tests.sandbox import ROOT
 
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -42,12 +42,22 @@ def test_reports_depend_on_the_runs_folder():
         assert "runs" in DVC[stage]["deps"] and "--runs runs" in DVC[stage]["cmd"]
 
 
+def declared_params(body: dict) -> list[str]:
+    """The keys a stage declares from build/params.yaml (the resolved params check_params writes)."""
+    keys = []
+    for entry in body.get("params", []):
+        assert isinstance(entry, dict) and list(entry) == ["build/params.yaml"], entry
+        keys += entry["build/params.yaml"]
+    return keys
+
+
 def test_alpha_and_beta_are_declared_only_where_used():
     """`alpha` only in sweeps and reports; `beta` only in the headline finetune and the tables (its
     headline SEENN-II numbers); training declares neither."""
     for name, stage in DVC.items():
-        body = stage.get("do", stage)
-        params = [p for p in body.get("params", []) if isinstance(p, str)]
+        if name == "check_params":
+            continue
+        params = declared_params(stage.get("do", stage))
         if name in ("sweep_direct", "sweep_conversion", "tables", "figures", "hardware"):
             assert "alpha" in params, name
         else:
@@ -55,8 +65,12 @@ def test_alpha_and_beta_are_declared_only_where_used():
         assert ("beta" in params) == (name in ("finetune", "tables")), name
 
 
-def test_every_stage_waits_for_the_params_check():
-    """Each stage after check_params depends on its output, so bad params stop DVC before any stage."""
+def test_every_stage_reads_the_checked_params():
+    """check_params reads all of params.yaml and writes build/params.yaml; every other stage declares its
+    params from that file, so DVC runs the check first and bad params stop it before any stage."""
+    check = DVC["check_params"]
+    assert check["params"] == [{"params.yaml": None}]
+    assert "build/params.yaml" in [next(iter(o)) for o in check["outs"]]
     for name, stage in DVC.items():
         if name != "check_params":
-            assert "build/params-checked.txt" in stage.get("do", stage)["deps"], name
+            assert declared_params(stage.get("do", stage)), name

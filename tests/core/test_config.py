@@ -7,7 +7,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from benchmarks.project_sandbox import ROOT
+from tests.sandbox import ROOT
 from pipeline.core.config import ParamsError, parse_params
 from stages.cli import app
 

@@ -24,7 +24,7 @@ from pipeline.data.cifar10_dvs import (
     resize_frames,
 )
 
-SHARED_CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg.tar.xz"
+SHARED_CIFAR10 = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cifar10-jpeg.tar.xz"
 
 # ------------------------------------------------------------------------------- CIFAR image folders
 

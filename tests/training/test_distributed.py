@@ -47,6 +47,7 @@ def runs(tmp_path_factory) -> Path:
     return work
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one_process(runs):
     """Same global batch of 50 (25 per process, last batch 7 + 7 of 1,257 % 50): weights, BatchNorm
     statistics and test outputs agree within float tolerance."""

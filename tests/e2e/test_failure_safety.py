@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.project_sandbox import make_sandbox, sandbox_env
+from tests.sandbox import make_sandbox, sandbox_env
 from pipeline.core.atomic import write_atomic
 
 WATCHED = ("data", "runs", "reports")  # every stage output lives here
