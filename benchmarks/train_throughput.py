@@ -31,7 +31,8 @@ from pipeline.training.losses import tet_loss
 from pipeline.snn.models import build_model
 from pipeline.snn.networks import lif_factory
 from pipeline.training.speed import Speed, resolve_speed
-from pipeline.training.loop import TrainConfig, fit
+from pipeline.training.context import Execution, TrainingContext
+from pipeline.training.loop import TrainConfig, fit, supervised_task
 
 MEAN_STD = ((0.49, 0.48, 0.45), (0.25, 0.24, 0.26))  # CIFAR-like normalisation of the uint8 images
 
@@ -55,11 +56,13 @@ def _epoch_seconds(
     train = InMemoryFeed(x, y, batch, config.augment, device, speed.data_on_device)
     test = InMemoryFeed(x[:8], y[:8], 8, device=device, on_device=speed.data_on_device)
     loss = lambda out, labels: tet_loss(out, labels, lam=1e-3)  # noqa: E731
-    fit(model, loss, encode, train, test, config, device, speed=speed)  # warm-up (and compilation)
+    task = supervised_task(model, loss, encode, test, device, speed)
+    ctx = TrainingContext(device=device, execution=Execution(speed=speed))
+    fit(task, train, config, ctx)  # warm-up (and compilation)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     start = time.perf_counter()
-    fit(model, loss, encode, train, test, config, device, speed=speed)  # ends with a host read: synchronised
+    fit(task, train, config, ctx)  # ends with a host read: synchronised
     return time.perf_counter() - start
 
 

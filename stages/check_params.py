@@ -11,7 +11,8 @@ import typer
 import yaml
 
 from pipeline.core.config import resolved
-from stages.common import PARAMS_FILE, load_params, write_text_atomic
+from pipeline.core.atomic import write_text_atomic
+from stages.common import PARAMS_FILE, load_params
 
 
 def check_params(

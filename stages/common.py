@@ -1,26 +1,34 @@
-"""What every stage shares: loading and validating params.yaml, one-line failures, provenance of a run."""
+"""What every stage shares: loading and validating params.yaml, and one-line failures."""
 
-import json
-import platform
-import subprocess
-import sys
-from importlib import metadata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import typer
 import yaml
 
-from pipeline.core.atomic import write_atomic, write_json_atomic, write_text_atomic  # noqa: F401 (re-exported)
 from pipeline.core.config import Params, ParamsError, parse_params
+from pipeline.core.errors import StageError
 
 PARAMS_FILE = Path("params.yaml")
+PARAMS_OPTION = typer.Option(PARAMS_FILE, help="params file")
 
 
 def fail(message: str) -> NoReturn:
-    """Stop the stage with one line on stderr and exit status 2 (nothing has been written)."""
+    """Stop the stage with one line on stderr and exit status 2."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Turn the library's user-facing errors (a missing or corrupt file, a bad value, a stage that cannot
+    go on) into one line and exit status 2; anything else is a bug and keeps its traceback."""
+    try:
+        yield
+    except (StageError, FileNotFoundError, ValueError) as err:
+        fail(str(err))
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
@@ -37,26 +45,7 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
         fail(str(err))
 
 
-def provenance(params_section: Any, seed: int, device: str) -> dict:
-    """Resolved params of a run plus seed, device, git commit and package versions."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    versions = {}
-    for pkg in ("torch", "torchvision", "numpy", "dvc", "scikit-learn", "pandas"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
-    return {
-        "params": params_section,
-        "seed": seed,
-        "device": device,
-        "git_commit": commit or None,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "versions": versions,
-    }
+def require_run(runs: dict, run: str, section: str, path: Path) -> None:
+    """Fail unless `run` is a key of the params section `section`."""
+    if run not in runs:
+        fail(f"run {run!r} is not in `{section}` of {path}; known: {', '.join(runs) or 'none'}")

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from pipeline.core.config import CifarData, Cifar10DvsData, DigitsData, DigitsDvsData, ImageNetData
+from pipeline.core.config import CifarData, Cifar10DvsData, DataParams, DigitsData, DigitsDvsData, ImageNetData
+from pipeline.core.errors import StageError
 from pipeline.data.prepared import DatasetInfo, PreparedData
 from pipeline.core.registry import Registry
 
@@ -89,3 +90,12 @@ def prepare_imagenet(config: ImageNetData, seed: int) -> PreparedData:
         full_check=config.full_check,
         workers=config.workers,
     )
+
+
+def prepare_dataset(name: str, params: DataParams, seed: int) -> PreparedData:
+    """Build dataset `name` from its params section; a missing, corrupt or unsupported source becomes one
+    `StageError` line that names the dataset."""
+    try:
+        return DATASETS.get(name)(getattr(params, name), seed)
+    except (FileNotFoundError, ValueError, RuntimeError, NotImplementedError) as err:
+        raise StageError(f"data {name}: {err}") from err

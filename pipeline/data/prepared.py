@@ -57,6 +57,12 @@ class PreparedData:
     y_test: np.ndarray  # [N] int64
     stream: ImageFolderIndex | None = None  # set for data streamed from an image folder (ImageNet)
 
+    def sample_shape(self) -> tuple[int, ...]:
+        """One input's shape: the stored arrays', or for streamed data the crops the feed produces."""
+        if self.stream is None:
+            return tuple(self.x_train.shape[1:])
+        return (self.info.in_channels, self.info.input_size, self.info.input_size)
+
 
 STREAM_INDEX = "index.npz"
 

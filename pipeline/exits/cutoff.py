@@ -16,9 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.exits.policies import EXIT_POLICIES, ExitDecision, _decide, first_true_step
 from pipeline.exits.metrics import accumulate, correct_per_timestep
-from pipeline.exits.sweep import SWEEP_COLUMNS
+from pipeline.exits.policies import EXIT_POLICIES, SWEEP_COLUMNS, ExitDecision, _decide, first_true_step
 
 
 def topk_gap(logits: np.ndarray) -> np.ndarray:

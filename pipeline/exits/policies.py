@@ -13,6 +13,9 @@ from pipeline.exits.metrics import accumulate
 from pipeline.core.registry import Registry
 
 
+SWEEP_COLUMNS = ["policy", "param", "accuracy", "avg_timesteps"]  # one operating point of a policy
+
+
 @dataclass(frozen=True)
 class ExitDecision:
     """Per-sample outcome of an exit policy."""

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from pipeline.hardware.rows import HardwareRow
+from pipeline.report.files import ReportFile
 
 POLICY_LABELS = {"fixed": "fixed-T SNN", "seenn1": "SEENN-I", "seenn2": "SEENN-II"}
 _POLICY_ORDER = {"fixed": 0, "seenn1": 1, "seenn2": 2}
@@ -144,3 +145,15 @@ def figure3(
         first = rows.iloc[0]
         axes[0, col].set_title(f"{first['model']} ({run})\n{first['dataset']}", fontsize=fontsize + 1)
     return fig
+
+
+def hardware_bundle(table: pd.DataFrame, per_layer: pd.DataFrame) -> dict[str, ReportFile]:
+    """The hardware table (markdown, CSV, per-layer energy CSV) and Figure 3 (PNG and PDF)."""
+    fig = figure3(table)
+    return {
+        "hardware.csv": table,
+        "hardware_layers.csv": per_layer,
+        "hardware.md": to_markdown(table),
+        "figure3.png": fig,
+        "figure3.pdf": fig,
+    }

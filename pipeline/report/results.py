@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.core.config import Params
+from pipeline.core.layout import report_inputs
+
 RUN_KEYS = (
     "run", "dataset", "dataset_label", "simulated", "model", "paper_model", "method", "T", "num_classes",
 )
@@ -199,3 +202,10 @@ def attach_seenn2(runs: Sequence[RunResult], seenn2_dirs: Sequence[Path]) -> lis
         dataclasses.replace(r, sweep=pd.concat([r.sweep, *extra[r.run]], ignore_index=True)) if r.run in extra else r
         for r in runs
     ]
+
+
+def load_reported_runs(p: Params, runs: Path) -> list[RunResult]:
+    """The runs the params name, read from their folders under `runs`, with every SEENN-II folder's
+    operating points attached to its base run."""
+    run_dirs, seenn2_dirs = report_inputs(p, runs)
+    return attach_seenn2(load_runs(run_dirs), seenn2_dirs)

@@ -1,117 +1,83 @@
 """SEENN-II finetuning: the policy network (and, in the paper's joint variant, the SNN) trained with the
-exact expected reward, then evaluated: the policy picks T for each input before the SNN runs."""
-
-from collections.abc import Callable
-from dataclasses import dataclass
+exact expected reward through the project's one training loop, then evaluated: the policy picks T for
+each input before the SNN runs."""
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
-from pipeline.data.augment import AugmentSpec
-from pipeline.training.checkpoint import Checkpointing, capture, check_finite, restore
-from pipeline.exits.policies import chosen_exit
-from pipeline.data.prepared import DatasetInfo, to_sequence
-from pipeline.data.feed import Feed
 from pipeline.core.config import DirectRun, SeennIIParams, candidate_steps
-from pipeline.data.prepared import PreparedData
-from pipeline.seenn2.policy import _policy_logits, build_policy
-from pipeline.snn.networks import seed_everything
-from pipeline.training.recipes import EpochCallback, Execution, feeds
+from pipeline.data.augment import AugmentSpec
+from pipeline.data.feed import Feed
+from pipeline.data.prepared import DatasetInfo, PreparedData, to_sequence
+from pipeline.exits.policies import chosen_exit
+from pipeline.seenn2.policy import build_policy, policy_input, policy_logits
 from pipeline.seenn2.reward import choose_timesteps, joint_loss, released_loss
-from pipeline.training.loop import evaluate
+from pipeline.training.context import TrainingContext
+from pipeline.training.determinism import seed_everything
+from pipeline.training.feeds import eval_feed, training_feed
+from pipeline.training.loop import Task, TrainConfig, evaluate, fit
 
 
-@dataclass(frozen=True)
-class FinetuneConfig:
-    candidates: tuple[int, ...]  # the action space t_1 < ... < t_n (1-based timesteps)
-    beta: float  # penalty for a wrong prediction (eq. 7)
-    variant: str = "joint"  # "joint" (paper eq. 12) or "released" (frozen SNN, released code)
-    epochs: int = 10  # finetuning epochs
-    batch_size: int = 64  # samples per step
-    lr: float = 0.01  # paper: 0.01 for both networks
-    momentum: float = 0.9  # paper: 0.9; the released code: 0
-    weight_decay: float = 5e-4  # L2 penalty
-    seed: int = 0  # shuffling
-    augment: AugmentSpec = AugmentSpec()  # training-time augmentation (none by default)
+class PolicyAndSnn(nn.Module):
+    """The two networks SEENN-II trains, as one module: DDP wraps (and synchronises) both, and one call
+    gives the policy's logits `[N, n]` and the SNN's per-step outputs `[T, N, C]` for a batch `[N, ...]`."""
+
+    def __init__(self, snn: nn.Module, policy: nn.Module, info: DatasetInfo, T: int, policy_size: int, frozen_snn: bool):
+        super().__init__()
+        self.snn, self.policy = snn, policy
+        self.info, self.T, self.policy_size, self.frozen_snn = info, T, policy_size, frozen_snn
+
+    def forward(self, x: torch.Tensor, prepare=lambda seq: seq) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.policy(policy_input(x, self.info, self.policy_size))[0]  # [N, n]
+        with torch.no_grad() if self.frozen_snn else torch.enable_grad():
+            outputs = self.snn(prepare(to_sequence(x, self.info, self.T)))  # [T, N, C]
+        return logits, outputs
 
 
-def finetune_seenn2(
+def seenn2_task(
     snn: nn.Module,
     policy: nn.Module,
-    train: Feed,
-    test: Feed,
-    info: DatasetInfo,
+    data: PreparedData,
     T: int,
-    config: FinetuneConfig,
-    policy_size: int = 0,
-    device: str = "cpu",
-    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-    checkpointing: Checkpointing | None = None,
-) -> dict[str, float]:
-    """Train in place on the shuffled, augmented `train` feed; return the last epoch's metrics (expected
-    reward, SEENN-II accuracy and T on the in-order `test` feed). Checkpointing and the NaN guard work
-    as in `pipeline.training.loop.fit`."""
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    candidates = torch.tensor(config.candidates, device=device)
-    snn.to(device)
-    policy.to(device)
-    encode = lambda x: to_sequence(x, info, T)  # noqa: E731  [T, N, C, H, W]
-    if config.variant == "joint":
-        params = list(snn.parameters()) + list(policy.parameters())
-        rate = 0.0
-    else:
+    candidates: tuple[int, ...],
+    beta: float,
+    variant: str,
+    policy_size: int,
+    test: Feed,
+    ctx: TrainingContext,
+) -> Task:
+    """SEENN-II as a `Task` for `fit`.
+
+    `joint` (paper eq. 12): SNN and policy minimise `sum_k v_k (CE_k - R_k)` together. `released`: the SNN
+    is frozen (out of the optimiser, in eval mode) and the policy maximises the released code's weighted
+    expected reward; its weight uses the SNN's 1-step accuracy on the (unaugmented) training set.
+    """
+    device, speed = ctx.device, ctx.execution.speed
+    frozen = variant != "joint"
+    if frozen:
         for p in snn.parameters():
             p.requires_grad_(False)
-        params = list(policy.parameters())
-        first, labels = evaluate(snn, train, lambda x: to_sequence(x, info, 1), device)
+        first, labels = evaluate(snn.to(device), eval_feed(data, "train", device, ctx.execution), lambda x: to_sequence(x, data.info, 1), device)
         rate = float((first[0].argmax(-1) == labels).mean())  # the SNN's 1-step training accuracy
-    optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    steps = config.epochs * len(train)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    metrics: dict[str, float] = {}
-    ckpt = checkpointing or Checkpointing(every=0)
-    modules = {"snn": snn, "policy": policy}
-    start, history = 0, []
-    if ckpt.resume_state is not None:
-        start, history = restore(ckpt.resume_state, modules, optimizer, scheduler, generator)
-    for epoch, past in enumerate(history):
-        metrics = past
-        if on_epoch is not None:
-            on_epoch(epoch, past)
-    for epoch in tqdm(range(start, config.epochs), desc="finetune", disable=None, leave=False):
-        snn.train(config.variant == "joint")
-        policy.train()
-        total, seen = {}, 0
-        for step, (xb, yb) in enumerate(train.batches(generator)):
-            logits = _policy_logits(policy, xb, info, policy_size)  # [N, n]
-            if config.variant == "joint":
-                outputs = snn(encode(xb))  # [T, N, C]
-                loss, parts = joint_loss(logits, outputs, yb, candidates, config.beta)
-            else:
-                with torch.no_grad():
-                    outputs = snn(encode(xb))
-                loss, parts = released_loss(logits, outputs, yb, candidates, config.beta, rate)
-            check_finite(loss.item(), epoch, step)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            for k, v in {"loss": loss.item(), **parts}.items():
-                total[k] = total.get(k, 0.0) + v * len(yb)
-            seen += len(yb)
-        test_logits, choice, _, labels = evaluate_seenn2(snn, policy, test, info, T, config.candidates, policy_size, device)
-        acc = chosen_exit(test_logits, choice).accuracy(labels)
-        metrics = {**{k: v / seen for k, v in total.items()}, "test_accuracy": acc, "test_avg_timesteps": float(choice.mean())}
-        history.append(metrics)
-        if on_epoch is not None:
-            on_epoch(epoch, metrics)
-        if ckpt.due(epoch, config.epochs):
-            ckpt.save(capture(modules, optimizer, scheduler, generator, epoch + 1, history))
-    return metrics
+    pair = PolicyAndSnn(snn, policy, data.info, T, policy_size, frozen)
+    cand = torch.tensor(candidates, device=device)
+
+    def step(net: nn.Module, xb: torch.Tensor, yb: torch.Tensor):
+        with speed.autocast(device):
+            logits, outputs = net(xb, speed.prepare_input)
+        if frozen:
+            loss, parts = released_loss(logits.float(), outputs.float(), yb, cand, beta, rate)
+        else:
+            loss, parts = joint_loss(logits.float(), outputs.float(), yb, cand, beta)
+        return loss, {k: v * len(yb) for k, v in parts.items()}
+
+    def score() -> dict[str, float]:
+        logits, choice, _, labels = evaluate_seenn2(snn, policy, test, data.info, T, candidates, policy_size, device)
+        return {"test_accuracy": chosen_exit(logits, choice).accuracy(labels), "test_avg_timesteps": float(choice.mean())}
+
+    frozen_modules = (snn,) if frozen else ()
+    return Task(net=pair, step=step, score=score, modules={"snn": snn, "policy": policy}, frozen=frozen_modules)
 
 
 @torch.no_grad()
@@ -133,7 +99,7 @@ def evaluate_seenn2(
     outputs, probs, choice, labels = [], [], [], []
     for xb, yb in test.batches(None):
         xb = xb.to(device)
-        logits = _policy_logits(policy, xb, info, policy_size)
+        logits = policy_logits(policy, xb, info, policy_size)
         probs.append(logits.softmax(-1).cpu())
         choice.append(choose_timesteps(logits, cand).cpu())
         outputs.append(snn(to_sequence(xb, info, T)).float().cpu())
@@ -153,10 +119,7 @@ def finetune_policy(
     beta: float,
     data: PreparedData,
     seed: int,
-    device: str,
-    on_epoch: EpochCallback | None = None,
-    checkpointing: Checkpointing | None = None,
-    execution: Execution = Execution(),
+    ctx: TrainingContext = TrainingContext(),
 ) -> tuple[nn.Module, nn.Module, dict[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """SEENN-II on a TET-trained SNN: build the ResNet-8 policy, finetune, evaluate on the test set.
 
@@ -165,10 +128,7 @@ def finetune_policy(
     seed_everything(seed)
     candidates = candidate_steps(seenn2.candidates, run.T)
     policy = build_policy(len(candidates), data.info, seenn2.policy_width, seenn2.policy_input_size)
-    config = FinetuneConfig(
-        candidates=candidates,
-        beta=beta,
-        variant=seenn2.variant,
+    config = TrainConfig(
         epochs=seenn2.epochs,
         batch_size=seenn2.batch_size,
         lr=seenn2.lr,
@@ -177,9 +137,10 @@ def finetune_policy(
         seed=seed,
         augment=AugmentSpec(shift=seenn2.shift, flip=seenn2.flip),
     )
-    train, test = feeds(data, config, device, execution)
-    metrics = finetune_seenn2(
-        snn, policy, train, test, data.info, run.T, config, seenn2.policy_input_size, device, on_epoch, checkpointing
-    )
-    logits, choice, probs, _ = evaluate_seenn2(snn, policy, test, data.info, run.T, candidates, seenn2.policy_input_size, device)
+    train = training_feed(data, config, ctx.device, ctx.execution)
+    test = eval_feed(data, "test", ctx.device, ctx.execution)
+    task = seenn2_task(snn, policy, data, run.T, candidates, beta, seenn2.variant, seenn2.policy_input_size, test, ctx)
+    metrics = fit(task, train, config, ctx)
+    size = seenn2.policy_input_size
+    logits, choice, probs, _ = evaluate_seenn2(snn, policy, test, data.info, run.T, candidates, size, ctx.device)
     return snn, policy, metrics, (logits, choice, probs)

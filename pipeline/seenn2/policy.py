@@ -23,5 +23,5 @@ def build_policy(n_actions: int, info: DatasetInfo, width: float = 1.0, size: in
     return build_model("resnet8", n_actions, info.in_channels, size or info.input_size, nn.ReLU, width)
 
 
-def _policy_logits(policy: nn.Module, x: torch.Tensor, info: DatasetInfo, size: int) -> torch.Tensor:
+def policy_logits(policy: nn.Module, x: torch.Tensor, info: DatasetInfo, size: int) -> torch.Tensor:
     return policy(policy_input(x, info, size))[0]  # [N, n]

@@ -1,9 +1,5 @@
 """Build the networks a run's params describe: an LIF SNN for direct training, a QCFS ANN to convert."""
 
-import random
-
-import numpy as np
-import torch
 from torch import nn
 
 from pipeline.core.config import ConversionRun, DirectRun
@@ -13,13 +9,6 @@ from pipeline.snn.models.layers import ActivationFactory
 from pipeline.snn.neurons import LIF, SpikingNeuron
 from pipeline.snn.qcfs import QCFS
 from pipeline.snn.surrogate import SURROGATES
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (the run's only sources of randomness)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def lif_factory(surrogate: str, tau: float, threshold: float = 1.0) -> ActivationFactory:

@@ -11,12 +11,18 @@ IF (converted nets, QCFS): tau = 1, reset by subtraction u = u - V * s, initial 
 
 The membrane is always float32: under bf16 autocast the layer's input is cast up and the spikes (0 or
 1, exact in bf16) are cast back, so mixed precision never rounds the integration. An LIF with `fused`
-set runs its time loop as one autograd node (pipeline/snn/fused_lif.py) when it is not stateful.
+set runs its time loop as one autograd node (pipeline/snn/fused_lif.py) when it is not stateful and
+nothing observes its steps.
+
+Observers (`observe_steps`) see every step: `(neuron, charged membrane, spike, membrane after reset)`,
+each `[N, ...]`; SNNCutoff's RCS regulariser records its inputs this way (pipeline/training/rcs.py).
 """
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
+from torch.utils.hooks import RemovableHandle
 from torch import nn
 
 from pipeline.snn.fused_lif import fused_lif
@@ -31,6 +37,17 @@ class SpikingNeuron(nn.Module):
         self.spike_fn = spike_fn
         self.stateful = False
         self.v: torch.Tensor | None = None  # carried membrane [N, ...] in stateful mode
+        self._observers: OrderedDict[int, StepObserver] = OrderedDict()  # after every step (weakref-able)
+
+    def observe_steps(self, observer: "StepObserver") -> RemovableHandle:
+        """Call `observer(neuron, charged, spike, reset)` after every step until the handle is removed."""
+        handle = RemovableHandle(self._observers)
+        self._observers[handle.id] = observer
+        return handle
+
+    @property
+    def observed(self) -> bool:
+        return bool(self._observers)
 
     # -- the three named steps -------------------------------------------------------------------
     def charge(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -55,9 +72,12 @@ class SpikingNeuron(nn.Module):
         self.v = None
 
     def step(self, v: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        v = self.charge(v, x)
-        spike = self.fire(v)
-        return spike, self.reset_membrane(v, spike)
+        charged = self.charge(v, x)
+        spike = self.fire(charged)
+        v = self.reset_membrane(charged, spike)
+        for observer in self._observers.values():
+            observer(self, charged, spike, v)
+        return spike, v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: [T, N, ...]; membrane and spikes in float32, returned in x's dtype
@@ -77,6 +97,9 @@ class SpikingNeuron(nn.Module):
         return torch.stack(spikes)  # [T, N, ...]
 
 
+StepObserver = Callable[[SpikingNeuron, torch.Tensor, torch.Tensor, torch.Tensor], None]
+
+
 class LIF(SpikingNeuron):
     """Leaky integrate-and-fire with hard reset; the reset path is not detached (as in TET/SEENN)."""
 
@@ -87,9 +110,8 @@ class LIF(SpikingNeuron):
         self.compiled = False  # that loop through torch.compile
 
     def integrate(self, x: torch.Tensor) -> torch.Tensor:
-        # the fused loop has no per-step `fire` call, so a recorder that wraps `fire` (pipeline/training/rcs.py)
-        # gets the reference loop
-        if self.fused and not self.stateful and "fire" not in vars(self) and hasattr(self.spike_fn, "derivative"):
+        # the fused loop has no per-step calls, so an observed neuron (RCS) runs the reference loop
+        if self.fused and not self.stateful and not self.observed and hasattr(self.spike_fn, "derivative"):
             return fused_lif(x, self.tau, self.threshold, self.spike_fn.derivative, self.compiled)
         return super().integrate(x)
 

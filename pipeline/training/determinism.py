@@ -4,7 +4,8 @@ kernels on the GPU, at a cost in speed.
 What makes a run repeatable here:
 
 * Seeds: every source of randomness (Python, NumPy, torch, the shuffling generator) is seeded from the
-  `seed` param (`pipeline.snn.networks.seed_everything`, `pipeline.training.loop.fit`); nothing here touches seeds.
+  `seed` param: `seed_everything` below at the start of a recipe, the shuffling generator in
+  `pipeline.training.loop.fit`.
 * CPU: the CPU kernels this project uses (convolutions, linear layers, batch norm, the surrogate
   spike functions, indexing in the augmentations) are deterministic for a fixed thread count, so two
   CPU runs of the same params give byte-identical weights, logits and metrics with or without this mode.
@@ -56,3 +57,10 @@ def seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (the run's only sources of randomness)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,7 +1,10 @@
-"""One training loop for the QCFS ANN and the directly trained SNN: SGD with momentum, cosine schedule."""
+"""One training loop for every training of the project (the QCFS ANN, the directly trained SNN and the
+SEENN-II finetune): SGD with momentum and a cosine schedule over every step. What differs between them is
+a `Task`: the network called on each batch, the step that turns a batch into a loss, and how an epoch is
+scored."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -9,9 +12,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pipeline.data.augment import AugmentSpec
-from pipeline.training.checkpoint import Checkpointing, capture, check_finite, restore
-from pipeline.training.distributed import Process, all_sum, wrap
 from pipeline.data.feed import Feed, InMemoryFeed
+from pipeline.training.checkpoint import Checkpointing, capture, check_finite, restore
+from pipeline.training.context import TrainingContext
+from pipeline.training.distributed import all_sum, wrap
 from pipeline.training.speed import Speed
 
 
@@ -21,20 +25,26 @@ class TrainConfig:
     batch_size: int = 64  # samples per SGD step
     lr: float = 0.1  # initial learning rate, cosine-annealed to 0
     momentum: float = 0.9  # SGD momentum
-    weight_decay: float = 5e-4  # L2 penalty on all parameters
+    weight_decay: float = 5e-4  # L2 penalty on all trained parameters
     seed: int = 0  # shuffling order and initialisation
     augment: AugmentSpec = AugmentSpec()  # training-time augmentation (none by default)
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (outputs [T, N, C], labels [N]) -> loss
 Encode = Callable[[torch.Tensor], torch.Tensor]  # batch [N, ...] -> model input [T, N, ...]
+# (net, x [n, ...], y [n]) -> (mean loss over the batch, per-batch sums of statistics to average per sample)
+StepFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, "float | torch.Tensor"]]]
 
 
-def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator | None = None):
-    order = torch.randperm(len(x), generator=generator) if generator is not None else torch.arange(len(x))
-    for start in range(0, len(x), batch_size):
-        idx = order[start : start + batch_size]
-        yield x[idx], y[idx]
+@dataclass(frozen=True, eq=False)
+class Task:
+    """What one training optimises and how an epoch is scored."""
+
+    net: nn.Module  # called on every batch (wrapped in DDP under torchrun); its trainable parameters are optimised
+    step: StepFn  # forward pass and loss of one batch
+    score: Callable[[], dict[str, float]]  # end-of-epoch evaluation, e.g. {"test_accuracy": ...}
+    modules: dict[str, nn.Module]  # what a checkpoint saves and restores, by name
+    frozen: tuple[nn.Module, ...] = field(default=())  # stay in eval mode while training (frozen SNN)
 
 
 @torch.no_grad()
@@ -59,54 +69,62 @@ def timestep_logits(
     return evaluate(model, InMemoryFeed(x, torch.zeros(len(x), dtype=torch.long), batch_size), encode, device)[0]
 
 
-def fit(
-    model: nn.Module,
-    loss_fn: LossFn,
-    encode: Encode,
-    train: Feed,
-    test: Feed,
-    config: TrainConfig,
-    device: str = "cpu",
-    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-    desc: str = "train",
-    checkpointing: Checkpointing | None = None,
-    speed: Speed = Speed(),
-    process: Process = Process(),
-    sync_bn: bool = True,
-) -> dict[str, float]:
-    """Train `model` in place; after each epoch call `on_epoch(epoch, metrics)`; return the last metrics.
+def supervised_task(
+    model: nn.Module, loss_fn: LossFn, encode: Encode, test: Feed, device: str = "cpu", speed: Speed = Speed()
+) -> Task:
+    """The ANN and the directly trained SNN: `loss_fn(outputs [T, n, C], labels)` on the model's per-step
+    outputs (in fp32 whatever the autocast); training accuracy of the output summed over all steps; test
+    accuracy of the same on `test` after each epoch."""
 
-    Metrics: mean training loss, training accuracy and test accuracy of the output summed over all steps.
-    With `checkpointing`, the state is saved at epoch boundaries and a given `resume_state` is continued
-    (its finished epochs are replayed to `on_epoch` first); a NaN or infinite loss raises
-    FloatingPointError naming the epoch and step. `speed` picks the fast paths (pipeline/training/speed.py);
-    under torchrun, `process` is this process and `train` yields its shard of every global batch.
+    def step(net: nn.Module, xb: torch.Tensor, yb: torch.Tensor):
+        with speed.autocast(device):
+            outputs = net(speed.prepare_input(encode(xb)))  # [T, n, C]
+        correct = (outputs.sum(0).argmax(-1) == yb).sum()  # a device tensor: no sync per step
+        return loss_fn(outputs.float(), yb), {"train_accuracy": correct}
+
+    def score() -> dict[str, float]:
+        logits, labels = evaluate(model, test, encode, device, speed)
+        return {"test_accuracy": float((logits.sum(0).argmax(-1) == labels).mean())}
+
+    return Task(net=model, step=step, score=score, modules={"model": model})
+
+
+def fit(task: Task, train: Feed, config: TrainConfig, ctx: TrainingContext = TrainingContext()) -> dict[str, float]:
+    """Train `task.net` in place; after each epoch call `ctx.on_epoch(epoch, metrics)`; return the last
+    metrics: the mean training loss, the step's statistics averaged per sample, and `task.score()`.
+
+    With `ctx.checkpointing`, the state is saved at epoch boundaries and a given `resume_state` is
+    continued (its finished epochs are replayed to `on_epoch` first); a NaN or infinite loss raises
+    FloatingPointError naming the epoch and step. Under torchrun, `train` yields this process's shard of
+    every global batch, each process's loss is weighted by its share, and DDP averages the gradients.
     """
+    device, execution = ctx.device, ctx.execution
+    process = execution.process
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    model.to(device)
-    speed.prepare_model(model)
-    net = wrap(model, process, device, sync_bn)  # DDP under torchrun; before the optimiser sees the parameters
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
+    task.net.to(device)
+    execution.speed.prepare_model(task.net)
+    net = wrap(task.net, process, device, execution.scaling.sync_batchnorm)  # before the optimiser sees it
+    trained = [p for p in task.net.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(trained, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * len(train))
     metrics: dict[str, float] = {}
-    ckpt = checkpointing or Checkpointing(every=0)
+    ckpt = ctx.checkpointing or Checkpointing(every=0)
     start, history = 0, []
     if ckpt.resume_state is not None:
-        start, history = restore(ckpt.resume_state, {"model": model}, optimizer, scheduler, generator)
+        start, history = restore(ckpt.resume_state, task.modules, optimizer, scheduler, generator)
     for epoch, past in enumerate(history):
         metrics = past
-        if on_epoch is not None:
-            on_epoch(epoch, past)
-    for epoch in tqdm(range(start, config.epochs), desc=desc, disable=None if process.is_main else True, leave=False):
+        if ctx.on_epoch is not None:
+            ctx.on_epoch(epoch, past)
+    quiet = None if process.is_main else True
+    for epoch in tqdm(range(start, config.epochs), desc=ctx.desc, disable=quiet, leave=False):
         net.train()
-        total_loss, correct, seen = 0.0, 0, 0
+        for module in task.frozen:
+            module.eval()
+        total_loss, sums, seen = 0.0, {}, 0
         for step, (xb, yb) in enumerate(train.batches(generator)):
-            with speed.autocast(device):
-                outputs = net(speed.prepare_input(encode(xb)))  # [T, n, C]
-            loss = loss_fn(outputs.float(), yb)  # the loss in fp32 whatever the autocast
+            loss, stats = task.step(net, xb, yb)
             value = local = loss.item()
             if process.world > 1:  # weight by this shard's share, so DDP's average is the global mean
                 n_global, loss_sum = all_sum([float(len(yb)), local * len(yb)], process, device)
@@ -117,15 +135,16 @@ def fit(
             optimizer.step()
             scheduler.step()
             total_loss += local * len(yb)
-            correct += (outputs.sum(0).argmax(-1) == yb).sum()  # a device tensor: no sync per step
+            for key, v in stats.items():
+                sums[key] = sums.get(key, 0) + v
             seen += len(yb)
-        total_loss, correct, seen = all_sum([total_loss, int(correct), seen], process, device)
-        test_logits, test_labels = evaluate(model, test, encode, device, speed)
-        test_acc = float((test_logits.sum(0).argmax(-1) == test_labels).mean())
-        metrics = {"loss": total_loss / seen, "train_accuracy": correct / seen, "test_accuracy": test_acc}
+        names = list(sums)
+        local_sums = [v.item() if isinstance(v, torch.Tensor) else v for v in sums.values()]
+        total_loss, *global_sums, seen = all_sum([total_loss, *local_sums, seen], process, device)
+        metrics = {"loss": total_loss / seen, **{k: v / seen for k, v in zip(names, global_sums)}, **task.score()}
         history.append(metrics)
-        if on_epoch is not None:
-            on_epoch(epoch, metrics)
+        if ctx.on_epoch is not None:
+            ctx.on_epoch(epoch, metrics)
         if ckpt.due(epoch, config.epochs):
-            ckpt.save(capture({"model": model}, optimizer, scheduler, generator, epoch + 1, history))
+            ckpt.save(capture(task.modules, optimizer, scheduler, generator, epoch + 1, history))
     return metrics

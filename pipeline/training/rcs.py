@@ -14,9 +14,9 @@ and sample, max(relu(x)) over the layer's batch / RMS of the sample's relu(x); s
 correct), max over the batch, mean over layers. Spiky activations (a few large, most small) need many
 steps to be represented by the converted IF neurons; the ratio penalises them.
 
-Spikes and membranes come from `NeuronRecorder`, which wraps each `SpikingNeuron`'s `fire` step (it
-receives the charged membrane and returns the 0/1 spike) while the context is open; the QCFS inputs
-from `QCFSRecorder` (forward pre-hooks). neurons.py is not changed.
+Spikes and membranes come from `NeuronRecorder`, which observes every step of each `SpikingNeuron`
+(`SpikingNeuron.observe_steps`) while the context is open; the QCFS inputs from `QCFSRecorder`
+(forward pre-hooks).
 """
 
 import math
@@ -103,28 +103,15 @@ class NeuronRecorder(_Recorder):
 
     def _attach(self) -> None:
         for neuron in self._neurons:
-            if "fire" in vars(neuron):
-                raise RuntimeError(f"{type(neuron).__name__}.fire is already wrapped (nested recorder?)")
             self._handles.append(neuron.register_forward_pre_hook(lambda module, args: self._start(module)))
-            neuron.fire = self._recording_fire(neuron)
+            self._handles.append(neuron.observe_steps(self._record))
 
-    def _recording_fire(self, neuron: SpikingNeuron):
-        fire = type(neuron).fire.__get__(neuron)  # the class's own fire, bound
-
-        def recording_fire(v: torch.Tensor) -> torch.Tensor:
-            spike = fire(v)
-            if id(neuron) not in self._current:  # `step` called outside `forward`
-                self._start(neuron)
-            record = self._current[id(neuron)]
-            record.membranes.append(v)
-            record.spikes.append(spike)
-            return spike
-
-        return recording_fire
-
-    def _detach(self) -> None:
-        for neuron in self._neurons:
-            vars(neuron).pop("fire", None)
+    def _record(self, neuron: SpikingNeuron, charged: torch.Tensor, spike: torch.Tensor, reset: torch.Tensor) -> None:
+        if id(neuron) not in self._current:  # `step` called outside `forward`
+            self._start(neuron)
+        record = self._current[id(neuron)]
+        record.membranes.append(charged)
+        record.spikes.append(spike)
 
 
 def tail_steps(T: int, fraction: float = TAIL_FRACTION) -> int:

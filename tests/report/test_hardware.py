@@ -20,8 +20,8 @@ from pipeline.seenn2.policy import build_policy
 from pipeline.snn.networks import build_direct_snn, build_qcfs_ann
 from pipeline.report.hardware import HardwareRow, figure3, hardware_table, to_markdown
 from stages.hardware import hardware
-from stages.layout import seenn2_dir
-from stages.training_io import run_record, save_model
+from pipeline.core.layout import seenn2_dir
+from pipeline.training.outputs import run_record, save_model
 
 
 def _row(run: str, policy: str, param: float, latency: float, energy: float, T: int = 4) -> HardwareRow:
@@ -87,7 +87,8 @@ def project(tmp_path_factory) -> Path:
     snn = build_direct_snn(p.direct["d1"], info)
     save_model(root / "runs/d1/model.pt", snn)
     for run, method, T in (("c1", "conversion", 3), ("d1", "direct", 2)):
-        record = run_record(run, info, "resnet8", method, T, 0.25, root / "data/digits")
+        spec = p.conversion[run] if method == "conversion" else p.direct[run]
+        record = run_record(run, info, spec, root / "data/digits")
         (root / f"runs/{run}/run.json").write_text(json.dumps(record))
     for beta, folder in ((0.1, seenn2_dir(root / "runs", "d1")), (2.0, seenn2_dir(root / "runs", "d1", 2.0))):
         save_model(folder / "model.pt", snn)

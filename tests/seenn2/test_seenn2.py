@@ -370,7 +370,7 @@ def test_finetune_refuses_run_outside_seenn2_runs(finetuned):
         app, ["finetune", "d2", "--base", str(finetuned / "runs/d1"), "--out", str(out),
               "--params", str(finetuned / "params.yaml")]
     )
-    _one_line_error(result, "run 'd2' is not in seenn2.runs")
+    _one_line_error(result, "run 'd2' is not in `seenn2.runs`")
     assert not out.exists()
 
 

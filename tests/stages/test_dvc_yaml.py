@@ -19,7 +19,7 @@ def test_run_folders_follow_the_layout():
     from pathlib import Path
 
     from pipeline.core.config import parse_params
-    from stages.layout import report_inputs
+    from pipeline.core.layout import report_inputs
 
     run_dirs, seenn2_dirs = report_inputs(parse_params(PARAMS), Path("runs"))
     assert {d.as_posix() for d in run_dirs} == {

@@ -94,7 +94,7 @@ def train_snn_weights(data: PreparedData) -> dict[str, torch.Tensor]:
     run = DirectRun(
         dataset="digits", model="resnet8", width=0.25, T=2, epochs=2, batch_size=16, shift=1, flip=True
     )
-    model, _, _ = train_direct(run, data, 0, "cpu")
+    model, _, _ = train_direct(run, data, 0)
     return weights(model)
 
 
@@ -103,7 +103,7 @@ def train_ann_weights(data: PreparedData) -> dict[str, torch.Tensor]:
     run = ConversionRun(
         dataset="digits", model="resnet8", width=0.25, T=2, epochs=2, batch_size=16, qcfs_lambda=2.0
     )
-    model, _ = pretrain_ann(run, data, 0, "cpu")
+    model, _ = pretrain_ann(run, data, 0)
     return weights(model)
 
 

@@ -14,7 +14,8 @@ import yaml
 
 from pipeline.training.checkpoint import Checkpointing
 from pipeline.data.feed import InMemoryFeed
-from pipeline.training.loop import TrainConfig, fit
+from pipeline.training.context import TrainingContext
+from pipeline.training.loop import TrainConfig, fit, supervised_task
 
 PARAMS = {
     "seed": 0,
@@ -100,6 +101,6 @@ def test_nan_loss_stops_with_epoch_and_step(tmp_path):
     saved = []
     with pytest.raises(FloatingPointError, match="epoch 2, step 4"):
         feed = InMemoryFeed(x, y, batch_size=5)
-        fit(model, loss_fn, lambda b: b[None], feed, feed, TrainConfig(epochs=3, batch_size=5),
-            checkpointing=Checkpointing(every=1, save=saved.append))
+        task = supervised_task(model, loss_fn, lambda b: b[None], feed)
+        fit(task, feed, TrainConfig(epochs=3, batch_size=5), TrainingContext(checkpointing=Checkpointing(every=1, save=saved.append)))
     assert [s["next_epoch"] for s in saved] == [1]

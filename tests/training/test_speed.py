@@ -14,7 +14,8 @@ from pipeline.snn.networks import lif_factory
 from pipeline.snn.neurons import LIF
 from pipeline.training.speed import Speed, resolve_speed
 from pipeline.snn.surrogate import SURROGATES
-from pipeline.training.loop import TrainConfig, fit
+from pipeline.training.context import Execution, TrainingContext
+from pipeline.training.loop import TrainConfig, fit, supervised_task
 
 
 def _lif_pair(name: str, tau: float = 0.5) -> tuple[LIF, LIF]:
@@ -123,13 +124,14 @@ def test_fit_fast_path_matches_reference_path_on_cpu():
         feed = InMemoryFeed(x, y, 16, AugmentSpec(shift=1), on_device=speed.data_on_device)
         test = InMemoryFeed(x, y, 64)
         loss = lambda out, labels: nn.functional.cross_entropy(out.mean(0), labels)  # noqa: E731
-        fit(model, loss, lambda b: b[None].expand(3, *b.shape), feed, test, TrainConfig(epochs=2, batch_size=16), speed=speed)
+        task = supervised_task(model, loss, lambda b: b[None].expand(3, *b.shape), test, speed=speed)
+        fit(task, feed, TrainConfig(epochs=2, batch_size=16), TrainingContext(execution=Execution(speed=speed)))
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.allclose(weights[0], weights[1], atol=1e-5)
 
 
 def test_rcs_recorder_still_sees_every_step_with_fused_switch_on():
-    """SNNCutoff's RCS recorder wraps `fire`; a fused neuron then runs the reference loop, so the
+    """SNNCutoff's RCS recorder observes every step; a fused neuron then runs the reference loop, so the
     recorder gets all T steps and the outputs are unchanged."""
     from pipeline.training.rcs import NeuronRecorder
 

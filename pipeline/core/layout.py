@@ -1,5 +1,5 @@
 """Where each run's folder lives under the runs directory: the one naming convention that dvc.yaml's
-templated `outs` follow too (tests/test_dvc_yaml.py checks that they agree)."""
+templated `outs` follow too (tests/stages/test_dvc_yaml.py checks that they agree)."""
 
 from pathlib import Path
 

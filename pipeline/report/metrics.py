@@ -1,0 +1,50 @@
+"""The numbers `dvc metrics show` and `dvc exp show` list: per run, full-T accuracy, SEENN-I at the headline
+alpha, SEENN-II at the headline beta (where the run has a policy), AET; and the hardware stage's latency,
+throughput and energy per operating point."""
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from pipeline.core.errors import StageError
+from pipeline.report.results import RunResult
+
+
+def headline_metrics(runs: Sequence[RunResult], alpha: float, beta: float) -> dict:
+    out = {}
+    for r in runs:
+        s1 = r.policy_rows("seenn1")
+        at = s1[s1.param == alpha]
+        if at.empty:
+            raise StageError(f"{r.run}/sweep.csv has no SEENN-I row for alpha={alpha}: re-run its sweep stage")
+        out[r.run] = {
+            "T": r.T,
+            "fixed_T_accuracy": round(float(r.accuracy_per_t[-1]), 6),
+            "seenn1_accuracy": round(float(at.accuracy.iloc[0]), 6),
+            "seenn1_avg_timesteps": round(float(at.avg_timesteps.iloc[0]), 6),
+            "aet": round(r.aet, 6),
+            "empirical_aet": round(r.empirical_aet, 6),
+        }
+        s2 = r.policy_rows("seenn2")
+        at2 = s2[s2.param == beta]
+        if not at2.empty:
+            out[r.run]["seenn2_accuracy"] = round(float(at2.accuracy.iloc[0]), 6)
+            out[r.run]["seenn2_avg_timesteps"] = round(float(at2.avg_timesteps.iloc[0]), 6)
+    return {"alpha": alpha, "beta": beta, "runs": out}
+
+
+def hardware_metrics(table: pd.DataFrame, alpha: float, device: str, batch_size: int, threads: int) -> dict:
+    """Per run and policy: the headline numbers `dvc metrics show` lists."""
+    out: dict = {}
+    for r in table.itertuples(index=False):
+        key = r.policy if r.policy != "seenn2" else f"seenn2_b{r.param:g}"
+        out.setdefault(r.run, {})[key] = {
+            "accuracy": round(float(r.accuracy), 6),
+            "avg_timesteps": round(float(r.avg_timesteps), 6),
+            "latency_ms": round(float(r.latency_ms), 6),
+            "throughput": round(float(r.throughput), 2),
+            "energy_nj": round(float(r.energy_pj) / 1e3, 4),
+            "speedup": round(float(r.speedup), 4),
+            "energy_ratio": round(float(r.energy_ratio), 4),
+        }
+    return {"alpha": alpha, "device": device, "batch_size": batch_size, "threads": threads, "runs": out}
