@@ -1,6 +1,6 @@
 """Does early exit pay in wall-clock time? Fixed-T against SEENN-I inference through the batched engine.
 
-Loads a trained run from `runs/<run>` (model.pt + params.yaml; default digits-resnet19). Without a runs
+Loads a trained run from `runs/<run>` (model.pt + params.yaml; default r19). Without a runs
 folder it trains a small ResNet-19 on the embedded digits for a few epochs, so it works out of the box.
 The test set, repeated to `--samples` inputs, goes through the engine with a fixed T and with SEENN-I at
 `--alpha`; the passes alternate (fixed, SEENN-I, fixed, ...) so that a busy machine slows both alike,
@@ -40,7 +40,7 @@ def load_or_train(run: str, runs: Path, params: Path) -> tuple[nn.Module, Prepar
 
     Without `runs/<run>/model.pt` a direct run is trained here (about half a minute on one core): the
     run's settings from `params` when it names a direct run, else a ResNet-19 at width 1/16 and T = 4 on
-    the embedded digits (the default profile's `digits-resnet19`).
+    the embedded digits (the default profile's `r19`).
     """
     p = load_params(params) if params.is_file() else None
     if (runs / run / "model.pt").is_file() and p is not None:
@@ -95,7 +95,7 @@ def alternate_timing(passes: dict[str, Callable[[], float]], repeats: int) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="digits-resnet19", help="run folder name under --runs")
+    parser.add_argument("--model", default="r19", help="run folder name under --runs")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="folder of the run folders")
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml", help="params file of the runs")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

@@ -38,7 +38,10 @@ def main() -> None:
         stages = [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")]
         training = [s for s in stages if s.split("@")[0] in ("data", "pretrain_ann", "convert", "train_snn")]
         print(f"dvc exp run -S alpha=0.9: {exp:.1f} s, stages run: {', '.join(stages)}")
-        print(f"cold_s={cold:.1f} warm_s={warm:.1f} exp_alpha_s={exp:.1f} training_stages_in_exp={len(training)}")
+        print(
+            f"cold_s={cold:.1f} warm_s={warm:.1f} exp_alpha_s={exp:.1f} "
+            f"training_stages_in_exp={len(training)}"
+        )
     finally:
         if args.keep:
             print(f"sandbox kept in {folder}")

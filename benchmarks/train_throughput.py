@@ -38,7 +38,15 @@ MEAN_STD = ((0.49, 0.48, 0.45), (0.25, 0.24, 0.26))  # CIFAR-like normalisation 
 
 
 def _epoch_seconds(
-    model_name: str, T: int, width: float, size: int, batch: int, batches: int, speed: Speed, device: str, deterministic: bool
+    model_name: str,
+    T: int,
+    width: float,
+    size: int,
+    batch: int,
+    batches: int,
+    speed: Speed,
+    device: str,
+    deterministic: bool,
 ) -> float:
     """Seconds of one training epoch of `batches` steps (the evaluation pass is 8 images)."""
     apply_determinism(deterministic, device)
@@ -77,8 +85,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per path (median reported)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--ablate", action="store_true", help="also time each switch alone")
-    parser.add_argument("--compile", action="store_true", help="with --ablate on a CPU: also the compiled loop")
-    parser.add_argument("--deterministic", action="store_true", help="also the fast path in deterministic mode (its cost)")
+    parser.add_argument(
+        "--compile", action="store_true", help="with --ablate on a CPU: also the compiled loop"
+    )
+    parser.add_argument(
+        "--deterministic", action="store_true", help="also the fast path in deterministic mode (its cost)"
+    )
     args = parser.parse_args()
     device = resolve_device(args.device)
     width = args.width if args.width is not None else (1.0 if device == "cuda" else 0.125)
@@ -92,15 +104,24 @@ def main() -> None:
     deterministic = {name: False for name in paths}
     if args.deterministic:
         paths["fast_deterministic"], deterministic["fast_deterministic"] = fast, True
-    print(f"device={device} ({torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}, "
-          f"{torch.get_num_threads()} threads) model={args.model} width={width:g} T={args.T} "
-          f"batch={args.batch_size} input={args.input_size} fast={fast}")
+    print(
+        f"device={device} ({torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}, "
+        f"{torch.get_num_threads()} threads) model={args.model} width={width:g} T={args.T} "
+        f"batch={args.batch_size} input={args.input_size} fast={fast}"
+    )
     times: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(args.epochs):
         for name, speed in paths.items():
             times[name].append(
                 _epoch_seconds(
-                    args.model, args.T, width, args.input_size, args.batch_size, args.batches, speed, device,
+                    args.model,
+                    args.T,
+                    width,
+                    args.input_size,
+                    args.batch_size,
+                    args.batches,
+                    speed,
+                    device,
                     deterministic[name],
                 )
             )
@@ -108,8 +129,10 @@ def main() -> None:
     ips = {name: images / statistics.median(t) for name, t in times.items()}
     for name, value in ips.items():
         print(f"{name:>22}: {value:9.1f} images/s  (epochs: {', '.join(f'{t:.2f}s' for t in times[name])})")
-    print(f"model={args.model} T={args.T} baseline_ips={ips['reference']:.1f} fast_ips={ips['fast']:.1f} "
-          f"speedup={ips['fast'] / ips['reference']:.2f}")
+    print(
+        f"model={args.model} T={args.T} baseline_ips={ips['reference']:.1f} fast_ips={ips['fast']:.1f} "
+        f"speedup={ips['fast'] / ips['reference']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,10 @@ def check_params(
     """Validate params.yaml: types, ranges, choices, cross-field rules, unknown keys."""
     p = load_params(params)
     if out is not None:
-        header = f"# Written by `seenn check-params` from {params}: every key, defaults included. Do not edit.\n"
-        write_text_atomic(out, header + yaml.safe_dump(resolved(p), sort_keys=False))
+        header = (
+            f"# Written by `seenn check-params` from {params}: every key, defaults included. Do not edit.\n"
+        )
+        write_text_atomic(out, header + yaml.safe_dump({"resolved": resolved(p)}, sort_keys=False))
     typer.echo(
         f"check_params: {params} is valid ({len(p.conversion)} conversion and {len(p.direct)} direct runs)"
     )

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.report.bundles import figures_bundle
+from pipeline.report.bundles import curves_bundle, figures_bundle
 from pipeline.report.files import write_report_files
 from pipeline.report.results import load_reported_runs
 from stages.common import PARAMS_OPTION, load_params, one_line_errors
@@ -14,6 +14,7 @@ from stages.common import PARAMS_OPTION, load_params, one_line_errors
 def figures(
     runs: Path = typer.Option(Path("runs"), help="folder holding the run folders named in params"),
     out: Path = typer.Option(..., help="folder for figure1/figure4/exit_policies .png and .pdf"),
+    curves: Path = typer.Option(..., help="folder for the sweep curves, <run>/<policy>.csv (DVC plots)"),
     params: Path = PARAMS_OPTION,
 ) -> None:
     """Draw the paper's Figures 1 and 4 and the exit-policy comparison from the run folders."""
@@ -21,5 +22,9 @@ def figures(
     with one_line_errors():
         results = load_reported_runs(p, runs)
         files = {out / name: fig for name, fig in figures_bundle(results).items()}
+        files |= {curves / name: curve for name, curve in curves_bundle(results).items()}
     write_report_files(files)
-    typer.echo(f"figures: figure1, figure4 and exit_policies from {len(results)} runs -> {out}")
+    typer.echo(
+        f"figures: figure1, figure4, exit_policies and sweep curves from {len(results)} runs "
+        f"-> {out}, {curves}"
+    )

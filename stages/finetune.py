@@ -27,7 +27,8 @@ def finetune(
         record = finetune_run(p, run, base, out, beta)
     if record is not None:  # the main process
         typer.echo(
-            f"finetune: {run} beta={beta}: SEENN-II {record['accuracy']:.1%} at {record['avg_timesteps']:.2f} steps "
+            f"finetune: {run} beta={beta}: SEENN-II {record['accuracy']:.1%} "
+            f"at {record['avg_timesteps']:.2f} steps "
             f"(full T after finetune {record['full_T_accuracy_after_finetune']:.1%}); policy = "
             f"{record['policy_cost_in_snn_timesteps']:.1%} of one SNN timestep -> {out}"
         )

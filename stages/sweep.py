@@ -20,7 +20,9 @@ def sweep(
         result = sweep_run(run_dir, p.sweep, p.alpha)  # everything computed before the first write
     table, summary = result.table, result.summary
     write_atomic(run_dir / "sweep.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
-    write_atomic(run_dir / "exit_shares.csv", lambda tmp: result.shares.to_csv(tmp, index=False, float_format="%.6g"))
+    write_atomic(
+        run_dir / "exit_shares.csv", lambda tmp: result.shares.to_csv(tmp, index=False, float_format="%.6g")
+    )
     write_json_atomic(run_dir / "aet.json", summary)
     at = table[(table.policy == "seenn1") & (table.param == p.alpha)].iloc[0]
     full = table[table.policy == "fixed"].accuracy.iloc[-1]

@@ -23,7 +23,9 @@ def tables(
     p = load_params(params)
     with one_line_errors():
         results = load_reported_runs(p, runs)
-        files = {out / name: content for name, content in tables_bundle(results, p, bool(p.seenn2.runs)).items()}
+        files = {
+            out / name: content for name, content in tables_bundle(results, p, bool(p.seenn2.runs)).items()
+        }
         files[metrics] = headline_metrics(results, p.alpha, p.beta)
     write_report_files(files)
     typer.echo(f"tables: Tables 1-5 from {len(results)} runs (headline alpha={p.alpha}) -> {out}, {metrics}")

@@ -12,7 +12,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = [
-    "pipeline", "stages", "benchmarks", "profiles", "build", "params.yaml", "dvc.yaml", "pyproject.toml", ".gitignore",
+    "pipeline",
+    "stages",
+    "benchmarks",
+    "profiles",
+    "build",
+    "params.yaml",
+    "dvc.yaml",
+    "pyproject.toml",
+    ".gitignore",
     ".dvcignore",
 ]
 
@@ -26,14 +34,20 @@ def sandbox_env() -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=sandbox_env(), capture_output=True, text=True)
+def run(
+    cmd: list[str], cwd: Path, check: bool = True, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        cmd, cwd=cwd, env={**sandbox_env(), **(extra_env or {})}, capture_output=True, text=True
+    )
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
-def make_sandbox(dest: Path, edit_params: Callable[[dict], None] | None = None, profile: str | None = None) -> Path:
+def make_sandbox(
+    dest: Path, edit_params: Callable[[dict], None] | None = None, profile: str | None = None
+) -> Path:
     """Copy the project's code and pipeline files into `dest/project`, optionally switch to a profile
     and edit params.yaml,
     `git init` + `dvc init` there and commit. Runs stay in the sandbox's own DVC cache."""
@@ -62,7 +76,10 @@ def make_sandbox(dest: Path, edit_params: Callable[[dict], None] | None = None, 
 
 
 def tiny(params: dict) -> None:
-    """Shrink every run to one epoch: the pipeline's shape stays, its cost drops to seconds."""
+    """Shrink every training (runs and SEENN-II finetunes) to one epoch: the pipeline's shape stays, its
+    cost drops to seconds."""
     for section in ("conversion", "direct"):
         for run_params in params.get(section, {}).values():
             run_params["epochs"] = 1
+    if params.get("seenn2", {}).get("runs"):
+        params["seenn2"]["epochs"] = 1

@@ -7,7 +7,6 @@ are refused with a did-you-mean suggestion. Stages call this before doing any wo
 
 import difflib
 import math
-import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
@@ -34,12 +33,21 @@ def rule(doc: str, *, low=None, high=None, low_open=False, high_open=False, choi
 # --- sections ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DigitsData:
-    test_fraction: float = rule("share of the 1,797 images held out for test", low=0, high=1, low_open=True, high_open=True, default=0.3)
+    test_fraction: float = rule(
+        "share of the 1,797 images held out for test",
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+        default=0.3,
+    )
 
 
 @dataclass(frozen=True)
 class DigitsDvsData:
-    test_fraction: float = rule("share held out for test", low=0, high=1, low_open=True, high_open=True, default=0.3)
+    test_fraction: float = rule(
+        "share held out for test", low=0, high=1, low_open=True, high_open=True, default=0.3
+    )
     frames: int = rule("time bins per sample (the event SNN's T)", low=1, default=8)
     threshold: float = rule("DVS contrast threshold on log intensity", low=0, low_open=True, default=0.15)
     upsample: int = rule("image upsampling before the saccade", low=1, high=8, default=2)
@@ -48,10 +56,16 @@ class DigitsDvsData:
 
 @dataclass(frozen=True)
 class CifarData:
-    root: str = rule("local copy: torchvision's layout, or train/<class>/* and test/<class>/*", default="datasets/cifar10")
-    download: bool = rule("download with torchvision (checksum-verified) when root holds nothing", default=False)
+    root: str = rule(
+        "local copy: torchvision's layout, or train/<class>/* and test/<class>/*", default="datasets/cifar10"
+    )
+    download: bool = rule(
+        "download with torchvision (checksum-verified) when root holds nothing", default=False
+    )
     subset_per_class: int = rule("keep the first k training images of each class (0 = all)", low=0, default=0)
-    test_subset_per_class: int = rule("keep the first k test images of each class (0 = all)", low=0, default=0)
+    test_subset_per_class: int = rule(
+        "keep the first k test images of each class (0 = all)", low=0, default=0
+    )
 
 
 @dataclass(frozen=True)
@@ -60,17 +74,34 @@ class Cifar10DvsData:
     frames: int = rule("frames per recording (the SNN's T)", low=1, default=10)
     size: int = rule("frame side after resizing from 128", low=8, high=128, default=48)
     subset_per_class: int = rule("keep k recordings of each class and split (0 = all)", low=0, default=0)
-    train_per_class: int = rule("first recordings of each class used for training (by file name)", low=1, default=900)
+    train_per_class: int = rule(
+        "first recordings of each class used for training (by file name)", low=1, default=900
+    )
 
 
 @dataclass(frozen=True)
 class ImageNetData:
-    root: str = rule("local image-folder tree: train/<wnid>/*.JPEG and val/<wnid>/*.JPEG (never downloaded)", default="datasets/imagenet")
-    train_subset_per_class: int = rule("index only the first k training images of each class (0 = all)", low=0, default=0)
-    val_subset_per_class: int = rule("index only the first k validation images of each class (0 = all)", low=0, default=0)
-    full_check: bool = rule("data stage decodes every image instead of the header + end-marker check (slow)", default=False)
-    workers: int = rule("threads checking files in the data stage; DataLoader worker processes when training", low=0, default=8)
-    calibration_per_class: int = rule("training images per class in SNNCutoff's calibration outputs (0 = all)", low=0, default=10)
+    root: str = rule(
+        "local image-folder tree: train/<wnid>/*.JPEG and val/<wnid>/*.JPEG (never downloaded)",
+        default="datasets/imagenet",
+    )
+    train_subset_per_class: int = rule(
+        "index only the first k training images of each class (0 = all)", low=0, default=0
+    )
+    val_subset_per_class: int = rule(
+        "index only the first k validation images of each class (0 = all)", low=0, default=0
+    )
+    full_check: bool = rule(
+        "data stage decodes every image instead of the header + end-marker check (slow)", default=False
+    )
+    workers: int = rule(
+        "threads checking files in the data stage; DataLoader worker processes when training",
+        low=0,
+        default=8,
+    )
+    calibration_per_class: int = rule(
+        "training images per class in SNNCutoff's calibration outputs (0 = all)", low=0, default=10
+    )
 
 
 @dataclass(frozen=True)
@@ -97,12 +128,21 @@ class TrainingParams:
     batch_size: int = rule("samples per SGD step", low=1, default=64)
     lr: float = rule("initial learning rate", low=0, low_open=True, default=0.1)
     weight_decay: float = rule("L2 weight decay", low=0, default=5e-4)
-    shift: int = rule("augmentation: random translation in pixels, zero fill (0 = none)", low=0, high=16, default=0)
+    shift: int = rule(
+        "augmentation: random translation in pixels, zero fill (0 = none)", low=0, high=16, default=0
+    )
     flip: bool = rule("augmentation: random horizontal flip", default=False)
-    roll: int = rule("augmentation: random circular shift in pixels (released CIFAR10-DVS recipe)", low=0, high=16, default=0)
+    roll: int = rule(
+        "augmentation: random circular shift in pixels (released CIFAR10-DVS recipe)",
+        low=0,
+        high=16,
+        default=0,
+    )
     cutout: int = rule("augmentation: Cutout square side in pixels (0 = none)", low=0, high=64, default=0)
     autoaugment: bool = rule("augmentation: torchvision AutoAugment, CIFAR-10 policy", default=False)
-    rcs_weight: float = rule("weight of SNNCutoff's RCS regulariser (0 = off; its paper: 0.001-0.005)", low=0, default=0.0)
+    rcs_weight: float = rule(
+        "weight of SNNCutoff's RCS regulariser (0 = off; its paper: 0.001-0.005)", low=0, default=0.0
+    )
 
 
 @dataclass(frozen=True)
@@ -120,18 +160,35 @@ class DirectRun(TrainingParams):
     surrogate: str = rule("surrogate gradient", choices=SURROGATE_NAMES, default="triangle")
     tau: float = rule("LIF leak factor", low=0, high=1, low_open=True, default=0.5)
     tet_lambda: float = rule("weight of TET's MSE term", low=0, high=1, default=1e-3)
-    tet_mode: str = rule("CE on each step's output (code) or on the running mean (paper eq. 11)", choices=("per_step", "accumulated"), default="per_step")
+    tet_mode: str = rule(
+        "CE on each step's output (code) or on the running mean (paper eq. 11)",
+        choices=("per_step", "accumulated"),
+        default="per_step",
+    )
 
 
 @dataclass(frozen=True)
 class SweepParams:
-    alphas: list = rule("SEENN-I threshold grid for the curves", default=[0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999])
-    accumulate: str = rule("running output: sum (released code) or mean (paper eq. 3)", choices=("sum", "mean"), default="sum")
-    direct_temperature: float = rule("softmax temperature for direct-trained SNNs", low=0, low_open=True, default=1.0)
-    conversion_temperature: float = rule("softmax temperature for converted SNNs (released: 8)", low=0, low_open=True, default=8.0)
-    topk_betas: list = rule("SNNCutoff Top-K thresholds on the top-1 minus top-2 gap of summed logits", default=[0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+    alphas: list = rule(
+        "SEENN-I threshold grid for the curves", default=[0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999]
+    )
+    accumulate: str = rule(
+        "running output: sum (released code) or mean (paper eq. 3)", choices=("sum", "mean"), default="sum"
+    )
+    direct_temperature: float = rule(
+        "softmax temperature for direct-trained SNNs", low=0, low_open=True, default=1.0
+    )
+    conversion_temperature: float = rule(
+        "softmax temperature for converted SNNs (released: 8)", low=0, low_open=True, default=8.0
+    )
+    topk_betas: list = rule(
+        "SNNCutoff Top-K thresholds on the top-1 minus top-2 gap of summed logits",
+        default=[0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+    )
     cutoff_epsilons: list = rule("SNNCutoff calibration tolerances (its paper: 0, 0.01)", default=[0.0, 0.01])
-    entropy_thresholds: list = rule("entropy-score thresholds (1 - H / log C)", default=[0.1, 0.3, 0.5, 0.7, 0.9, 0.95])
+    entropy_thresholds: list = rule(
+        "entropy-score thresholds (1 - H / log C)", default=[0.1, 0.3, 0.5, 0.7, 0.9, 0.95]
+    )
 
 
 @dataclass(frozen=True)
@@ -145,17 +202,31 @@ class SeennIIParams:
     """SEENN-II finetuning (paper sec. 3.4-3.5) of directly trained runs."""
 
     runs: list = rule("direct runs that get a SEENN-II policy", default=[])
-    betas: list = rule("beta grid of the SEENN-II curve (one cached finetune per run and beta)", default=[0.05, 0.5])
+    betas: list = rule(
+        "beta grid of the SEENN-II curve (one cached finetune per run and beta)", default=[0.05, 0.5]
+    )
     candidates: typing.Any = rule("candidate timesteps: 'all' (1..T) or a list of steps", default="all")
-    variant: str = rule("joint SNN + policy training (paper eq. 12) or frozen SNN (released code)", choices=("joint", "released"), default="joint")
+    variant: str = rule(
+        "joint SNN + policy training (paper eq. 12) or frozen SNN (released code)",
+        choices=("joint", "released"),
+        default="joint",
+    )
     epochs: int = rule("finetuning epochs", low=1, default=10)
     batch_size: int = rule("samples per step", low=1, default=64)
     lr: float = rule("learning rate of both networks (paper: 0.01)", low=0, low_open=True, default=0.01)
-    momentum: float = rule("SGD momentum (paper 0.9, released code 0)", low=0, high=1, high_open=True, default=0.9)
+    momentum: float = rule(
+        "SGD momentum (paper 0.9, released code 0)", low=0, high=1, high_open=True, default=0.9
+    )
     weight_decay: float = rule("L2 weight decay", low=0, default=5e-4)
-    policy_width: float = rule("channel multiplier of the ResNet-8 policy", low=0, high=4, low_open=True, default=1.0)
-    policy_input_size: int = rule("policy input resolution, 0 = the data's own (paper: 112 for ImageNet)", low=0, default=0)
-    shift: int = rule("augmentation while finetuning: random translation in pixels (0 = none)", low=0, high=16, default=0)
+    policy_width: float = rule(
+        "channel multiplier of the ResNet-8 policy", low=0, high=4, low_open=True, default=1.0
+    )
+    policy_input_size: int = rule(
+        "policy input resolution, 0 = the data's own (paper: 112 for ImageNet)", low=0, default=0
+    )
+    shift: int = rule(
+        "augmentation while finetuning: random translation in pixels (0 = none)", low=0, high=16, default=0
+    )
     flip: bool = rule("augmentation while finetuning: random horizontal flip", default=False)
 
 
@@ -166,31 +237,65 @@ SWITCH = ("auto", True, False)  # a speed switch: auto = on where it was measure
 class SpeedParams:
     """Training speed switches; none changes what is computed beyond float rounding (amp: bf16)."""
 
-    amp: typing.Any = rule("bf16 autocast of conv/linear layers, membrane and loss in fp32: auto (on for CUDA) | true | false", default="auto")
-    channels_last: typing.Any = rule("channels-last memory format through the network: auto (on for CUDA) | true | false", default="auto")
-    fused_neurons: typing.Any = rule("LIF time loop as one fused function with a hand-written backward: auto (on for CUDA) | true | false", default="auto")
-    data_on_device: typing.Any = rule("in-memory datasets held on the training device, batches cut and augmented there: auto | true | false", default="auto")
-    compile: typing.Any = rule("torch.compile the fused neuron loop: auto (on for CUDA) | true | false", default="auto")
+    amp: typing.Any = rule(
+        "bf16 autocast of conv/linear layers, membrane and loss in fp32: auto (on for CUDA) | true | false",
+        default="auto",
+    )
+    channels_last: typing.Any = rule(
+        "channels-last memory format through the network: auto (on for CUDA) | true | false", default="auto"
+    )
+    fused_neurons: typing.Any = rule(
+        "LIF time loop as one fused function with a hand-written backward: auto (on for CUDA) | true | false",
+        default="auto",
+    )
+    data_on_device: typing.Any = rule(
+        "in-memory datasets held on the training device, batches cut and augmented there: "
+        "auto | true | false",
+        default="auto",
+    )
+    compile: typing.Any = rule(
+        "torch.compile the fused neuron loop: auto (on for CUDA) | true | false", default="auto"
+    )
 
 
 @dataclass(frozen=True)
 class DistributedParams:
     """How a training stage behaves under `torchrun --nproc_per_node N` (ignored in a single process)."""
 
-    batch_size: str = rule("a run's batch_size is the global batch split over the processes, or each process's", choices=("global", "per_process"), default="global")
-    lr_scaling: str = rule("learning rate as given, or x the number of processes (linear scaling rule)", choices=("none", "linear"), default="none")
-    sync_batchnorm: bool = rule("BatchNorm statistics over the global batch (needed to match a single process)", default=True)
+    batch_size: str = rule(
+        "a run's batch_size is the global batch split over the processes, or each process's",
+        choices=("global", "per_process"),
+        default="global",
+    )
+    lr_scaling: str = rule(
+        "learning rate as given, or x the number of processes (linear scaling rule)",
+        choices=("none", "linear"),
+        default="none",
+    )
+    sync_batchnorm: bool = rule(
+        "BatchNorm statistics over the global batch (needed to match a single process)", default=True
+    )
 
 
 @dataclass(frozen=True)
 class Params:
     seed: int = rule("seed for data splits, initialisation and shuffling", low=0, default=0)
     device: str = rule("where stages compute", choices=DEVICES, default="auto")
-    alpha: float = rule("headline SEENN-I confidence threshold", low=0, high=1, low_open=True, high_open=True, default=0.95)
+    alpha: float = rule(
+        "headline SEENN-I confidence threshold", low=0, high=1, low_open=True, high_open=True, default=0.95
+    )
     beta: float = rule("SEENN-II wrong-prediction penalty", low=0, default=0.1)
-    checkpoint_every: int = rule("epochs between resumable checkpoints of training stages (0 = none)", low=0, default=1)
-    launcher: str = rule("command that runs the training stages: seenn, or e.g. 'torchrun --nproc_per_node 4 --no-python seenn'", default="seenn")
-    deterministic: bool = rule("deterministic GPU kernels (slower; CPU runs are deterministic anyway)", default=False)
+    checkpoint_every: int = rule(
+        "epochs between resumable checkpoints of training stages (0 = none)", low=0, default=1
+    )
+    launcher: str = rule(
+        "command that runs the training stages: seenn, or e.g. "
+        "'torchrun --nproc_per_node 4 --no-python seenn'",
+        default="seenn",
+    )
+    deterministic: bool = rule(
+        "deterministic GPU kernels (slower; CPU runs are deterministic anyway)", default=False
+    )
     speed: SpeedParams = field(default_factory=SpeedParams)
     distributed: DistributedParams = field(default_factory=DistributedParams)
     data: DataParams = field(default_factory=DataParams)
@@ -314,8 +419,15 @@ def parse_params(raw: Any) -> Params:
     unit = dict(low=0, high=1, low_open=True, high_open=True)
     _check_list("sweep.alphas", params.sweep.alphas, float, unit)
     _check_list("sweep.topk_betas", params.sweep.topk_betas, float, dict(low=0))
-    _check_list("sweep.cutoff_epsilons", params.sweep.cutoff_epsilons, float, dict(low=0, high=1, high_open=True))
-    _check_list("sweep.entropy_thresholds", params.sweep.entropy_thresholds, float, dict(low=0, high=1, high_open=True))
+    _check_list(
+        "sweep.cutoff_epsilons", params.sweep.cutoff_epsilons, float, dict(low=0, high=1, high_open=True)
+    )
+    _check_list(
+        "sweep.entropy_thresholds",
+        params.sweep.entropy_thresholds,
+        float,
+        dict(low=0, high=1, high_open=True),
+    )
     _check_list("tables.alphas", params.tables.alphas, float, unit)
     _check_list("tables.timesteps", params.tables.timesteps, int, dict(low=1))
     for i, a in enumerate(params.tables.alphas):
@@ -328,17 +440,33 @@ def parse_params(raw: Any) -> Params:
     for section, runs in (("conversion", conversion), ("direct", direct)):
         for name, run in runs.items():
             if run.dataset in frames and run.T > frames[run.dataset]:
-                _fail(f"{section}.{name}.T", run.T, f"at most data.{run.dataset}.frames = {frames[run.dataset]}")
+                _fail(
+                    f"{section}.{name}.T", run.T, f"at most data.{run.dataset}.frames = {frames[run.dataset]}"
+                )
             if section == "conversion" and run.dataset in EVENT_DATASETS:
-                _fail(f"{section}.{name}.dataset", run.dataset, "a static-image dataset (" + ", ".join(STATIC_DATASETS) + ")")
+                _fail(
+                    f"{section}.{name}.dataset",
+                    run.dataset,
+                    "a static-image dataset (" + ", ".join(STATIC_DATASETS) + ")",
+                )
     _check_seenn2(params.seenn2, direct)
     if params.launcher.split()[-1:] != ["seenn"]:
-        _fail("launcher", params.launcher, "a command ending in seenn, e.g. 'torchrun --nproc_per_node 4 --no-python seenn'")
+        _fail(
+            "launcher",
+            params.launcher,
+            "a command ending in seenn, e.g. 'torchrun --nproc_per_node 4 --no-python seenn'",
+        )
     for f in fields(SpeedParams):
         value = getattr(params.speed, f.name)
         if value not in SWITCH or isinstance(value, (int, float)) and not isinstance(value, bool):
             _fail(f"speed.{f.name}", value, "auto, true or false")
-    return Params(**{**{f.name: getattr(params, f.name) for f in fields(Params)}, "conversion": conversion, "direct": direct})
+    return Params(
+        **{
+            **{f.name: getattr(params, f.name) for f in fields(Params)},
+            "conversion": conversion,
+            "direct": direct,
+        }
+    )
 
 
 def _check_seenn2(s: "SeennIIParams", direct: dict) -> None:
@@ -357,7 +485,9 @@ def _check_seenn2(s: "SeennIIParams", direct: dict) -> None:
         _fail("seenn2.candidates", s.candidates, "increasing timesteps without repeats")
     for name in s.runs:
         if steps[-1] > direct[name].T:
-            _fail("seenn2.candidates", s.candidates, f"timesteps of at most direct.{name}.T = {direct[name].T}")
+            _fail(
+                "seenn2.candidates", s.candidates, f"timesteps of at most direct.{name}.T = {direct[name].T}"
+            )
 
 
 def resolved(params: Params) -> dict:
@@ -382,5 +512,7 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise ParamsError("params: device = 'cuda' is not allowed here: no CUDA GPU is visible (use auto or cpu)")
+        raise ParamsError(
+            "params: device = 'cuda' is not allowed here: no CUDA GPU is visible (use auto or cpu)"
+        )
     return device

@@ -2,7 +2,14 @@
 
 from pathlib import Path
 
-from pipeline.core.config import CifarData, Cifar10DvsData, DataParams, DigitsData, DigitsDvsData, ImageNetData
+from pipeline.core.config import (
+    CifarData,
+    Cifar10DvsData,
+    DataParams,
+    DigitsData,
+    DigitsDvsData,
+    ImageNetData,
+)
 from pipeline.core.errors import StageError
 from pipeline.data.prepared import DatasetInfo, PreparedData
 from pipeline.core.registry import Registry

@@ -91,7 +91,9 @@ def autoaugment(x: torch.Tensor, generator: torch.Generator | None = None) -> to
         return torch.stack([policy(img) for img in x])
 
 
-def augment_batch(x: torch.Tensor, spec: AugmentSpec, generator: torch.Generator | None = None) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor, spec: AugmentSpec, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Apply the recipe in the usual order: AutoAugment, crop, flip, roll, Cutout."""
     if spec.autoaugment:
         x = autoaugment(x, generator)

@@ -35,8 +35,9 @@ class Feed(Protocol):
     def __len__(self) -> int:  # batches per pass
         ...
 
-    def batches(self, generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        ...
+    def batches(
+        self, generator: torch.Generator | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
 
 
 class InMemoryFeed:
@@ -65,7 +66,9 @@ class InMemoryFeed:
     def __len__(self) -> int:
         return -(-len(self.x) // self.batch_size)
 
-    def batches(self, generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, generator: torch.Generator | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.x)
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
         order = order.to(self.x.device)

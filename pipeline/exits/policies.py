@@ -44,7 +44,6 @@ def _decide(running: np.ndarray, exit_step: np.ndarray) -> ExitDecision:
 def first_true_step(stop: np.ndarray) -> np.ndarray:
     """`stop [T, N]` bool -> `[N]` first 1-based step where it holds; T when it never does (last-step
     fallback: every sample has stopped after T steps)."""
-    T = stop.shape[0]
     stop = stop.copy()
     stop[-1] = True
     return stop.argmax(axis=0) + 1

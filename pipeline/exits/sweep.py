@@ -15,7 +15,6 @@ from pipeline.exits.cutoff import cutoff_rows
 from pipeline.exits.policies import SWEEP_COLUMNS, fixed_exit, seenn1_exit
 
 
-
 def sweep_rows(
     logits: np.ndarray,
     labels: np.ndarray,
@@ -44,7 +43,11 @@ def sweep_rows(
 
 
 def aet_summary(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    return {"aet": aet(logits, labels), "empirical_aet": empirical_aet(logits, labels), "T": int(logits.shape[0])}
+    return {
+        "aet": aet(logits, labels),
+        "empirical_aet": empirical_aet(logits, labels),
+        "T": int(logits.shape[0]),
+    }
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,15 @@ def sweep_run(run_dir: Path, settings: SweepParams, alpha: float) -> RunSweep:
         with np.load(run_dir / "train_logits.npz") as z:
             train_logits, train_labels = z["logits"], z["labels"]
     cutoff = cutoff_rows(
-        logits, labels, train_logits, train_labels, settings.topk_betas, settings.cutoff_epsilons,
-        settings.entropy_thresholds, temperature, settings.accumulate,
+        logits,
+        labels,
+        train_logits,
+        train_labels,
+        settings.topk_betas,
+        settings.cutoff_epsilons,
+        settings.entropy_thresholds,
+        temperature,
+        settings.accumulate,
     )
     table = pd.concat([table, cutoff], ignore_index=True)
     return RunSweep(meta["run"], table, shares, aet_summary(logits, labels))

@@ -1,6 +1,7 @@
 """Batched early-exit inference: run an SNN one timestep at a time and stop each input at its exit.
 
-The released SEENN code runs all T steps and applies the exit rule afterwards (`pipeline/exits/policies.py` does
+The released SEENN code runs all T steps and applies the exit rule afterwards
+(`pipeline/exits/policies.py` does
 the same on saved logits). This engine really stops. It keeps a pool of at most `batch_size` inputs on
 the device; each model call advances every input of the pool by one timestep (`[1, n, ...]` chunks with
 stateful neurons). Two ways of leaving, chosen by the policy:
@@ -292,7 +293,16 @@ def infer(
     with stepping(model) as neurons:
         if isinstance(policy, STEP_RULES):
             work = _run_confidence(
-                model, neurons, x, info, T, policy, batch_size, compact_min_fraction, refill, out,
+                model,
+                neurons,
+                x,
+                info,
+                T,
+                policy,
+                batch_size,
+                compact_min_fraction,
+                refill,
+                out,
                 parameter.dtype,
             )
         else:

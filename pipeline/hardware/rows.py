@@ -1,4 +1,5 @@
-"""What the hardware stage measures for one operating point (plain data: the report reads it without torch)."""
+"""What the hardware stage measures for one operating point (plain data: the report reads it without
+torch)."""
 
 from dataclasses import dataclass
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 class HardwareRow:
     """One measured operating point: a run under one exit policy."""
 
-    run: str  # run folder name, e.g. "digits-resnet19"
+    run: str  # run folder name, e.g. "r19"
     model: str  # the paper's model name, e.g. "ResNet-19"
     dataset: str  # dataset label, e.g. "digits (sklearn 8x8)"
     method: str  # "direct" or "conversion"

@@ -118,11 +118,16 @@ def measure_runs(
         measured, per_layer = measure_policies(target, points, batch_size, device, warmup, repeats)
         rows += measured
         layers.append(per_layer)
-        log(f"hardware: {target.run}: " + ", ".join(f"{r.policy} {r.latency_ms:.4f} ms/img" for r in measured))
+        log(
+            f"hardware: {target.run}: " + ", ".join(f"{r.policy} {r.latency_ms:.4f} ms/img" for r in measured)
+        )
     for folder in seenn2_dirs:
         target, point = _seenn2_point(folder, p, runs, device)
         measured, per_layer = measure_policies(target, [point], batch_size, device, warmup, repeats)
         rows += measured
         layers.append(per_layer)
-        log(f"hardware: {folder}: seenn2 {measured[0].latency_ms:.4f} ms/img at avg T {measured[0].avg_timesteps:.3f}")
+        log(
+            f"hardware: {folder}: seenn2 {measured[0].latency_ms:.4f} ms/img "
+            f"at avg T {measured[0].avg_timesteps:.3f}"
+        )
     return rows, (pd.concat(layers, ignore_index=True) if layers else pd.DataFrame())

@@ -5,7 +5,8 @@ from collections.abc import Sequence
 
 from pipeline.core.config import Params
 from pipeline.report import tables as paper_tables
-from pipeline.report.exit_policies import comparison, exit_policies_figure
+from pipeline.report.table_markdown import table_notes, to_markdown
+from pipeline.report.exit_policies import comparison, exit_policies_figure, policy_curves
 from pipeline.report.exit_policies import to_markdown as policies_markdown
 from pipeline.report.figures import figure1, figure4
 from pipeline.report.files import ReportFile
@@ -28,9 +29,9 @@ def tables_bundle(results: Sequence[RunResult], p: Params, has_seenn2: bool) -> 
     files: dict[str, ReportFile] = {}
     for k, tidy in tidies.items():
         shown = [r for r in results if r.run in set(tidy["run"].dropna())]
-        notes = paper_tables.table_notes(shown) if k == 5 else paper_tables.table_notes(shown, alphas, timesteps, betas)
+        notes = table_notes(shown) if k == 5 else table_notes(shown, alphas, timesteps, betas)
         files[f"table{k}.csv"] = tidy
-        files[f"table{k}.md"] = paper_tables.to_markdown(tidy, paper_tables.TABLE_TITLES[k], notes)
+        files[f"table{k}.md"] = to_markdown(tidy, paper_tables.TABLE_TITLES[k], notes)
     policies = comparison(results)
     files["exit_policies.csv"] = policies
     files["exit_policies.md"] = policies_markdown(policies)
@@ -39,5 +40,18 @@ def tables_bundle(results: Sequence[RunResult], p: Params, has_seenn2: bool) -> 
 
 def figures_bundle(results: Sequence[RunResult]) -> dict[str, ReportFile]:
     """Figures 1 and 4 and the exit-policy figure, each as PNG and PDF."""
-    figs = {"figure1": figure1(results), "figure4": figure4(results), "exit_policies": exit_policies_figure(results)}
+    figs = {
+        "figure1": figure1(results),
+        "figure4": figure4(results),
+        "exit_policies": exit_policies_figure(results),
+    }
     return {f"{name}.{suffix}": fig for name, fig in figs.items() for suffix in ("png", "pdf")}
+
+
+def curves_bundle(results: Sequence[RunResult]) -> dict[str, ReportFile]:
+    """Every policy's accuracy against average timesteps, one CSV per run and policy
+    (`<run>/<policy>.csv`: param, avg_timesteps, accuracy_pct), which dvc.yaml declares as plots so that
+    `dvc plots diff` draws two experiments' sweep curves."""
+    return {
+        f"{run.run}/{policy}.csv": curve for run in results for policy, curve in policy_curves(run).items()
+    }

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pipeline.report.figures import panel_grid
+from pipeline.report.markdown import NO_VALUE, pipe_table
 from pipeline.report.results import RunResult
 
 TITLE = "Exit policies at matched accuracy: average timesteps to stay within 0.1 / 0.5 / 1 point of full T"
@@ -33,12 +34,27 @@ POLICY_LABELS = {
     "oracle": "oracle cutoff (uses labels)",
 }
 TIDY_COLUMNS = [
-    "run", "model", "method", "dataset", "dataset_label", "T", "full_accuracy", "aet", "drop_pts",
-    "target_accuracy", "policy", "policy_label", "status", "param", "accuracy", "avg_timesteps", "reduction",
+    "run",
+    "model",
+    "method",
+    "dataset",
+    "dataset_label",
+    "T",
+    "full_accuracy",
+    "aet",
+    "drop_pts",
+    "target_accuracy",
+    "policy",
+    "policy_label",
+    "status",
+    "param",
+    "accuracy",
+    "avg_timesteps",
+    "reduction",
 ]
 _ROUTES = {"direct": "direct training", "conversion": "ANN-SNN conversion"}
 _TOL = 1e-9  # accuracy comparisons (fractions); sweep.csv stores 6 significant digits
-_NO_VALUE = "—"
+_NO_VALUE = NO_VALUE
 
 
 def policy_order(policies: Sequence[str]) -> list[str]:
@@ -56,8 +72,9 @@ def matched_point(points: pd.DataFrame, target: float) -> pd.Series | None:
     reached = points[points["accuracy"] >= target - _TOL]
     if reached.empty:
         return None
-    order = reached.sort_values(["avg_timesteps", "accuracy", "param"], ascending=[True, False, True],
-                                kind="stable")
+    order = reached.sort_values(
+        ["avg_timesteps", "accuracy", "param"], ascending=[True, False, True], kind="stable"
+    )
     return order.iloc[0]
 
 
@@ -78,16 +95,33 @@ def comparison(runs: Sequence[RunResult], drops_pts: Sequence[float] = DROPS_PTS
             for policy in policies:
                 point = matched_point(run.policy_rows(policy), target)
                 row = {
-                    "run": run.run, "model": run.paper_model, "method": run.method, "dataset": run.dataset,
-                    "dataset_label": run.label, "T": run.T, "full_accuracy": 100.0 * full, "aet": run.aet,
-                    "drop_pts": float(drop), "target_accuracy": 100.0 * target, "policy": policy,
-                    "policy_label": POLICY_LABELS.get(policy, policy), "status": "not reached",
-                    "param": math.nan, "accuracy": math.nan, "avg_timesteps": math.nan, "reduction": math.nan,
+                    "run": run.run,
+                    "model": run.paper_model,
+                    "method": run.method,
+                    "dataset": run.dataset,
+                    "dataset_label": run.label,
+                    "T": run.T,
+                    "full_accuracy": 100.0 * full,
+                    "aet": run.aet,
+                    "drop_pts": float(drop),
+                    "target_accuracy": 100.0 * target,
+                    "policy": policy,
+                    "policy_label": POLICY_LABELS.get(policy, policy),
+                    "status": "not reached",
+                    "param": math.nan,
+                    "accuracy": math.nan,
+                    "avg_timesteps": math.nan,
+                    "reduction": math.nan,
                 }
                 if point is not None:
                     avg = float(point["avg_timesteps"])
-                    row.update(status="reached", param=float(point["param"]), avg_timesteps=avg,
-                               accuracy=100.0 * float(point["accuracy"]), reduction=run.T / avg)
+                    row.update(
+                        status="reached",
+                        param=float(point["param"]),
+                        avg_timesteps=avg,
+                        accuracy=100.0 * float(point["accuracy"]),
+                        reduction=run.T / avg,
+                    )
                 rows.append(row)
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
@@ -97,7 +131,12 @@ def comparison(runs: Sequence[RunResult], drops_pts: Sequence[float] = DROPS_PTS
 
 # How a policy's sweep param is printed in a cell; the oracle has none.
 _PARAM_NAMES = {
-    "fixed": "T", "seenn1": "α", "seenn2": "β", "topk": "β", "topk_calibrated": "ε", "entropy": "h",
+    "fixed": "T",
+    "seenn1": "α",
+    "seenn2": "β",
+    "topk": "β",
+    "topk_calibrated": "ε",
+    "entropy": "h",
 }
 
 
@@ -111,17 +150,14 @@ def _cell(row: pd.Series) -> str:
     return f"{text} at {_PARAM_NAMES.get(row['policy'], 'param')}={row['param']:g}"
 
 
-def _pipe_table(header: list[str], lines: list[list[str]]) -> str:
-    def fmt(cells: list[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-    return "\n".join([fmt(header), "|" + "|".join("---" for _ in header) + "|", *map(fmt, lines)])
-
-
 def _run_section(tidy: pd.DataFrame) -> list[str]:
     first = tidy.iloc[0]
     route = _ROUTES.get(first["method"], first["method"])
-    heading = (f"#### {first['model']} on {first['dataset_label']}, {route}, T = {first['T']} (run `{first['run']}`): "
-               f"full-T accuracy {first['full_accuracy']:.2f}%, AET {first['aet']:.3f}")
+    heading = (
+        f"#### {first['model']} on {first['dataset_label']}, {route}, T = {first['T']} "
+        f"(run `{first['run']}`): "
+        f"full-T accuracy {first['full_accuracy']:.2f}%, AET {first['aet']:.3f}"
+    )
     drops = list(dict.fromkeys(tidy["drop_pts"]))
     targets = dict(zip(tidy["drop_pts"], tidy["target_accuracy"]))
     header = ["Policy"] + [f"−{d:g} pt (≥ {targets[d]:.2f}%)" for d in drops]
@@ -129,7 +165,7 @@ def _run_section(tidy: pd.DataFrame) -> list[str]:
     for policy, group in tidy.groupby("policy", sort=False):
         by_drop = dict(zip(group["drop_pts"], (_cell(r) for _, r in group.iterrows())))
         lines.append([group["policy_label"].iloc[0]] + [by_drop.get(d, _NO_VALUE) for d in drops])
-    return [heading, "", _pipe_table(header, lines)]
+    return [heading, "", pipe_table(header, lines)]
 
 
 def comparison_notes(drops_pts: Sequence[float] = DROPS_PTS) -> list[str]:
@@ -171,12 +207,22 @@ class ExitPoliciesStyle:
     """Colours, markers and sizes of the comparison figure."""
 
     colors: tuple[tuple[str, str], ...] = (
-        ("fixed", "tab:orange"), ("seenn1", "tab:blue"), ("seenn2", "tab:green"), ("entropy", "tab:purple"),
-        ("topk", "tab:brown"), ("topk_calibrated", "tab:pink"), ("oracle", "black"),
+        ("fixed", "tab:orange"),
+        ("seenn1", "tab:blue"),
+        ("seenn2", "tab:green"),
+        ("entropy", "tab:purple"),
+        ("topk", "tab:brown"),
+        ("topk_calibrated", "tab:pink"),
+        ("oracle", "black"),
     )  # policy -> colour; others take tab:gray
     markers: tuple[tuple[str, str], ...] = (
-        ("fixed", "s"), ("seenn1", "o"), ("seenn2", "D"), ("entropy", "v"), ("topk", "^"),
-        ("topk_calibrated", "P"), ("oracle", "X"),
+        ("fixed", "s"),
+        ("seenn1", "o"),
+        ("seenn2", "D"),
+        ("entropy", "v"),
+        ("topk", "^"),
+        ("topk_calibrated", "P"),
+        ("oracle", "X"),
     )  # policy -> marker; others take "."
     aet_color: str = "tab:red"  # AET star
     fontsize: float = 8.0  # labels, ticks, legends (pt)
@@ -191,11 +237,17 @@ def policy_curves(run: RunResult) -> dict[str, pd.DataFrame]:
     curves = {}
     for policy in policy_order(run.sweep["policy"].unique()):
         rows = run.policy_rows(policy)
-        curves[policy] = pd.DataFrame({
-            "param": rows["param"].to_numpy(dtype=np.float64),
-            "avg_timesteps": rows["avg_timesteps"].to_numpy(dtype=np.float64),
-            "accuracy_pct": 100.0 * rows["accuracy"].to_numpy(dtype=np.float64),
-        }).sort_values(["avg_timesteps", "param"], kind="stable").reset_index(drop=True)
+        curves[policy] = (
+            pd.DataFrame(
+                {
+                    "param": rows["param"].to_numpy(dtype=np.float64),
+                    "avg_timesteps": rows["avg_timesteps"].to_numpy(dtype=np.float64),
+                    "accuracy_pct": 100.0 * rows["accuracy"].to_numpy(dtype=np.float64),
+                }
+            )
+            .sort_values(["avg_timesteps", "param"], kind="stable")
+            .reset_index(drop=True)
+        )
     return curves
 
 
@@ -206,14 +258,35 @@ def plot_exit_policies(ax: Axes, run: RunResult, style: ExitPoliciesStyle | None
     for policy, curve in policy_curves(run).items():
         color, label = colors.get(policy, "tab:gray"), POLICY_LABELS.get(policy, policy)
         if policy == "oracle":
-            ax.plot(curve["avg_timesteps"], curve["accuracy_pct"], linestyle="none", marker=markers["oracle"],
-                    markersize=style.highlight_size, color=color, label=label)
+            ax.plot(
+                curve["avg_timesteps"],
+                curve["accuracy_pct"],
+                linestyle="none",
+                marker=markers["oracle"],
+                markersize=style.highlight_size,
+                color=color,
+                label=label,
+            )
             continue
-        ax.plot(curve["avg_timesteps"], curve["accuracy_pct"], marker=markers.get(policy, "."),
-                markersize=style.marker_size, color=color, label=label, linewidth=1.0)
+        ax.plot(
+            curve["avg_timesteps"],
+            curve["accuracy_pct"],
+            marker=markers.get(policy, "."),
+            markersize=style.marker_size,
+            color=color,
+            label=label,
+            linewidth=1.0,
+        )
     full = 100.0 * float(run.accuracy_per_t[-1])
-    ax.plot([run.aet], [full], linestyle="none", marker="*", markersize=style.highlight_size + 4,
-            color=style.aet_color, label=f"AET = {run.aet:.3f} (at full-T accuracy)")
+    ax.plot(
+        [run.aet],
+        [full],
+        linestyle="none",
+        marker="*",
+        markersize=style.highlight_size + 4,
+        color=style.aet_color,
+        label=f"AET = {run.aet:.3f} (at full-T accuracy)",
+    )
     route = _ROUTES.get(run.method, run.method)
     ax.set_title(f"{run.paper_model} on {run.label}\n{route}, T = {run.T}", fontsize=style.title_fontsize)
     ax.set_xlabel("average timesteps per input", fontsize=style.fontsize)

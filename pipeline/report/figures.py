@@ -48,7 +48,8 @@ class FigureStyle:
 
 def run_title(run: RunResult) -> str:
     """Panel title: model, dataset label (simulated marked), training route and T."""
-    return f"{run.paper_model} on {run.label} ({run.run})\n{_METHOD_WORDS.get(run.method, run.method)}, T = {run.T}"
+    route = _METHOD_WORDS.get(run.method, run.method)
+    return f"{run.paper_model} on {run.label} ({run.run})\n{route}, T = {run.T}"
 
 
 def accuracy_curve(run: RunResult) -> pd.DataFrame:
@@ -66,11 +67,13 @@ def tradeoff_curves(run: RunResult) -> dict[str, pd.DataFrame]:
         rows = run.policy_rows(policy)
         if rows.empty:
             continue
-        curve = pd.DataFrame({
-            "param": rows["param"].to_numpy(dtype=np.float64),
-            "avg_timesteps": rows["avg_timesteps"].to_numpy(dtype=np.float64),
-            "accuracy_pct": 100.0 * rows["accuracy"].to_numpy(dtype=np.float64),
-        })
+        curve = pd.DataFrame(
+            {
+                "param": rows["param"].to_numpy(dtype=np.float64),
+                "avg_timesteps": rows["avg_timesteps"].to_numpy(dtype=np.float64),
+                "accuracy_pct": 100.0 * rows["accuracy"].to_numpy(dtype=np.float64),
+            }
+        )
         curves[policy] = curve.sort_values(["avg_timesteps", "param"], kind="stable").reset_index(drop=True)
     return curves
 
@@ -116,16 +119,29 @@ def _finish_axes(ax: Axes, xlabel: str, style: FigureStyle) -> None:
 def _mark_aet(ax: Axes, run: RunResult, style: FigureStyle) -> None:
     """Star at (AET, accuracy at full T): the ideal early exit keeps full-T accuracy at AET steps."""
     full = 100.0 * run.accuracy_per_t[-1]
-    ax.plot([run.aet], [full], linestyle="none", marker="*", markersize=style.aet_marker_size,
-            color=style.aet_color, label=f"AET = {run.aet:.3f} (at T = {run.T} accuracy)")
+    ax.plot(
+        [run.aet],
+        [full],
+        linestyle="none",
+        marker="*",
+        markersize=style.aet_marker_size,
+        color=style.aet_color,
+        label=f"AET = {run.aet:.3f} (at T = {run.T} accuracy)",
+    )
 
 
 def plot_accuracy_vs_t(ax: Axes, run: RunResult, style: FigureStyle | None = None) -> None:
     """Figure 1 panel: accuracy against the number of timesteps T, with the AET marked."""
     style = style or FigureStyle()
     curve = accuracy_curve(run)
-    ax.plot(curve["T"], curve["accuracy_pct"], marker="o", markersize=style.marker_size,
-            color=style.fixed_color, label="accumulated output after T steps")
+    ax.plot(
+        curve["T"],
+        curve["accuracy_pct"],
+        marker="o",
+        markersize=style.marker_size,
+        color=style.fixed_color,
+        label="accumulated output after T steps",
+    )
     _mark_aet(ax, run, style)
     ax.set_xticks(curve["T"])
     ax.set_title(run_title(run), fontsize=style.title_fontsize)
@@ -147,22 +163,46 @@ def plot_tradeoff(
     curves = tradeoff_curves(run)
     if "fixed" in curves:
         fixed = curves["fixed"]
-        ax.plot(fixed["avg_timesteps"], fixed["accuracy_pct"], marker="s", markersize=style.marker_size,
-                color=style.fixed_color, label=f"fixed T (T = 1..{run.T})")
+        ax.plot(
+            fixed["avg_timesteps"],
+            fixed["accuracy_pct"],
+            marker="s",
+            markersize=style.marker_size,
+            color=style.fixed_color,
+            label=f"fixed T (T = 1..{run.T})",
+        )
     if "seenn1" in curves:
         seenn1 = curves["seenn1"]
-        ax.plot(seenn1["avg_timesteps"], seenn1["accuracy_pct"], marker="o", markersize=style.marker_size,
-                color=style.seenn1_color, label="SEENN-I (alpha grid)")
+        ax.plot(
+            seenn1["avg_timesteps"],
+            seenn1["accuracy_pct"],
+            marker="o",
+            markersize=style.marker_size,
+            color=style.seenn1_color,
+            label="SEENN-I (alpha grid)",
+        )
         for alpha in highlight:
             point = seenn1[np.isclose(seenn1["param"], alpha)]
             if not point.empty:
-                ax.annotate(f"α={alpha:g}", (point["avg_timesteps"].iloc[0], point["accuracy_pct"].iloc[0]),
-                            textcoords="offset points", xytext=(5, 3), fontsize=style.fontsize,
-                            color=style.seenn1_color)
+                ax.annotate(
+                    f"α={alpha:g}",
+                    (point["avg_timesteps"].iloc[0], point["accuracy_pct"].iloc[0]),
+                    textcoords="offset points",
+                    xytext=(5, 3),
+                    fontsize=style.fontsize,
+                    color=style.seenn1_color,
+                )
     if "seenn2" in curves:
         seenn2 = curves["seenn2"]
-        ax.plot(seenn2["avg_timesteps"], seenn2["accuracy_pct"], linestyle="none", marker="D",
-                markersize=style.marker_size, color=style.seenn2_color, label="SEENN-II (beta values)")
+        ax.plot(
+            seenn2["avg_timesteps"],
+            seenn2["accuracy_pct"],
+            linestyle="none",
+            marker="D",
+            markersize=style.marker_size,
+            color=style.seenn2_color,
+            label="SEENN-II (beta values)",
+        )
     _mark_aet(ax, run, style)
     ax.set_title(run_title(run), fontsize=style.title_fontsize)
     _finish_axes(ax, "average timesteps per input", style)
@@ -173,10 +213,15 @@ def plot_exit_pie(ax: Axes, shares: np.ndarray, alpha: float, style: FigureStyle
     style = style or FigureStyle()
     colors = _step_colors(len(shares), style)
     # Tiny wedges get no percentage, so labels do not pile up; the legend names every step.
-    ax.pie(shares, colors=colors, startangle=90, counterclock=False,
-           autopct=lambda pct: f"{pct:.0f}%" if pct >= 8 else "",
-           textprops={"fontsize": style.fontsize, "color": "white"},
-           wedgeprops={"linewidth": 0.5, "edgecolor": "white"})
+    ax.pie(
+        shares,
+        colors=colors,
+        startangle=90,
+        counterclock=False,
+        autopct=lambda pct: f"{pct:.0f}%" if pct >= 8 else "",
+        textprops={"fontsize": style.fontsize, "color": "white"},
+        wedgeprops={"linewidth": 0.5, "edgecolor": "white"},
+    )
     mean_t = float(np.arange(1, len(shares) + 1) @ shares / max(shares.sum(), 1e-12))
     ax.set_title(f"SEENN-I α = {alpha:g}\n{mean_t:.2f} timesteps on average", fontsize=style.fontsize)
     ax.set_aspect("equal")
@@ -190,7 +235,7 @@ def plot_figure1(runs: Sequence[RunResult], ax_grid: np.ndarray, style: FigureSt
         raise ValueError(f"{len(runs)} runs need at least as many axes, got {len(axes)}")
     for ax, run in zip(axes, runs):
         plot_accuracy_vs_t(ax, run, style)
-    for ax in axes[len(runs):]:
+    for ax in axes[len(runs) :]:
         ax.set_axis_off()
 
 
@@ -210,8 +255,14 @@ def plot_figure4(runs: Sequence[RunResult], fig: Figure, style: FigureStyle | No
             plot_exit_pie(ax, exit_shares_at(run, alpha), alpha, style)
         colors = _step_colors(run.T, style)
         handles = [Patch(color=colors[t], label=f"t = {t + 1}") for t in range(run.T)]
-        pie_axes[-1].legend(handles=handles, title="exit step", fontsize=style.fontsize,
-                            title_fontsize=style.fontsize, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        pie_axes[-1].legend(
+            handles=handles,
+            title="exit step",
+            fontsize=style.fontsize,
+            title_fontsize=style.fontsize,
+            loc="center left",
+            bbox_to_anchor=(1.0, 0.5),
+        )
 
 
 # --- whole figures ------------------------------------------------------------------------------------
@@ -236,8 +287,10 @@ def figure1(runs: Sequence[RunResult], style: FigureStyle | None = None, ncols: 
     style = style or FigureStyle()
     fig, grid = panel_grid(len(runs), ncols, style.panel_size)
     plot_figure1(runs, grid, style)
-    fig.suptitle("Accuracy of the spiking network against the number of timesteps (AET: ideal early exit)",
-                 fontsize=style.title_fontsize)
+    fig.suptitle(
+        "Accuracy of the spiking network against the number of timesteps (AET: ideal early exit)",
+        fontsize=style.title_fontsize,
+    )
     return fig
 
 
@@ -249,6 +302,8 @@ def figure4(runs: Sequence[RunResult], style: FigureStyle | None = None) -> Figu
     width = style.panel_size[0] + style.n_pies * style.pie_size + 1.2  # + room for the step legend
     fig = Figure(figsize=(width, style.panel_size[1] * len(runs)), layout="constrained")
     plot_figure4(runs, fig, style)
-    fig.suptitle("SEENN-I against fixed-T SNNs (left) and share of inputs exiting at each timestep (right)",
-                 fontsize=style.title_fontsize)
+    fig.suptitle(
+        "SEENN-I against fixed-T SNNs (left) and share of inputs exiting at each timestep (right)",
+        fontsize=style.title_fontsize,
+    )
     return fig

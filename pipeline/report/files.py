@@ -25,6 +25,8 @@ def write_report_files(files: dict[Path, ReportFile]) -> None:
         elif path.suffix == ".png":
             write_atomic(path, lambda tmp, fig=content: fig.savefig(tmp, dpi=150, format="png"))
         elif path.suffix == ".pdf":
-            write_atomic(path, lambda tmp, fig=content: fig.savefig(tmp, format="pdf", metadata={"CreationDate": None}))
+            write_atomic(
+                path, lambda tmp, fig=content: fig.savefig(tmp, format="pdf", metadata={"CreationDate": None})
+            )
         else:
             raise ValueError(f"{path}: no writer for {type(content).__name__} with suffix {path.suffix!r}")

@@ -17,6 +17,7 @@ from matplotlib.patches import Patch
 
 from pipeline.hardware.rows import HardwareRow
 from pipeline.report.files import ReportFile
+from pipeline.report.markdown import pipe_table
 
 POLICY_LABELS = {"fixed": "fixed-T SNN", "seenn1": "SEENN-I", "seenn2": "SEENN-II"}
 _POLICY_ORDER = {"fixed": 0, "seenn1": 1, "seenn2": 2}
@@ -61,25 +62,46 @@ TITLE = "Hardware: latency, throughput and energy per image"
 
 def to_markdown(table: pd.DataFrame, title: str = TITLE) -> str:
     """Markdown rendering of `hardware_table`: one row per run and policy, with units and notes."""
-    header = (
-        "| Model | Run | Dataset | Policy | Acc. (%) | avg T | Latency (ms/img) | Throughput (img/s) "
-        "| Energy (nJ/img) | MAC (nJ) | AC (nJ) | Speedup | Energy ratio |"
-    )
-    lines = [f"### {title}", "", header, "|" + "---|" * 13]
-    for r in table.itertuples(index=False):
-        lines.append(
-            f"| {r.model} | {r.run} | {r.dataset} | {policy_label(r.policy, r.param)} "
-            f"| {100 * r.accuracy:.2f} | {r.avg_timesteps:.3f} | {r.latency_ms:.4f} | {r.throughput:,.0f} "
-            f"| {r.energy_pj / 1e3:.1f} | {r.mac_pj / 1e3:.1f} | {r.ac_pj / 1e3:.1f} | {r.speedup:.2f}x "
-            f"| {r.energy_ratio:.3f} |"
-        )
-    if table.empty:
-        lines.append("| (no rows) |" + " |" * 12)
+    header = [
+        "Model",
+        "Run",
+        "Dataset",
+        "Policy",
+        "Acc. (%)",
+        "avg T",
+        "Latency (ms/img)",
+        "Throughput (img/s)",
+        "Energy (nJ/img)",
+        "MAC (nJ)",
+        "AC (nJ)",
+        "Speedup",
+        "Energy ratio",
+    ]
+    rows = [
+        [
+            r.model,
+            r.run,
+            r.dataset,
+            policy_label(r.policy, r.param),
+            f"{100 * r.accuracy:.2f}",
+            f"{r.avg_timesteps:.3f}",
+            f"{r.latency_ms:.4f}",
+            f"{r.throughput:,.0f}",
+            f"{r.energy_pj / 1e3:.1f}",
+            f"{r.mac_pj / 1e3:.1f}",
+            f"{r.ac_pj / 1e3:.1f}",
+            f"{r.speedup:.2f}x",
+            f"{r.energy_ratio:.3f}",
+        ]
+        for r in table.itertuples(index=False)
+    ]
+    lines = [f"### {title}", "", pipe_table(header, rows) if rows else "(no rows)"]
     settings = sorted({(r.device, int(r.batch_size)) for r in table.itertuples(index=False)})
     notes = [
         "Latency: test-set inference time / number of images with the batched early-exit engine "
         "(median of timed passes, after warm-up), as in the paper's appendix D; "
-        + ", ".join(f"device {d}, batch size {b}" for d, b in settings) + ".",
+        + ", ".join(f"device {d}, batch size {b}" for d, b in settings)
+        + ".",
         "Energy: 4.6 pJ per MAC (first layer's analog input, any layer fed by non-binary values, the "
         "SEENN-II policy network) and 0.9 pJ per accumulate triggered by a spike (its real fan-out), each "
         "image charged for its own timesteps; firing rates measured on the test set.",
@@ -116,8 +138,10 @@ def plot_energy(ax: Axes, rows: pd.DataFrame, fontsize: float = 8.0) -> None:
     colors = [_COLORS.get(p, "tab:gray") for p in rows["policy"]]
     ax.bar(x, rows["mac_pj"] / 1e3, 0.7, color=colors, hatch="///", edgecolor="white")
     ax.bar(x, rows["ac_pj"] / 1e3, 0.7, bottom=rows["mac_pj"] / 1e3, color=colors)
-    key = [Patch(facecolor="0.6", hatch="///", edgecolor="white", label="MACs (4.6 pJ)"),
-           Patch(facecolor="0.6", label="ACs (0.9 pJ)")]
+    key = [
+        Patch(facecolor="0.6", hatch="///", edgecolor="white", label="MACs (4.6 pJ)"),
+        Patch(facecolor="0.6", label="ACs (0.9 pJ)"),
+    ]
     ax.legend(handles=key, fontsize=fontsize - 1)
     _finish(ax, rows, "energy (nJ / image)", fontsize)
 

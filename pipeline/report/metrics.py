@@ -11,26 +11,30 @@ from pipeline.report.results import RunResult
 
 
 def headline_metrics(runs: Sequence[RunResult], alpha: float, beta: float) -> dict:
+    """Per run, the few numbers worth a column in `dvc exp show` (accuracies in %, 2 decimals; average
+    timesteps and AET, 3 decimals): `acc` at full T, SEENN-I's `s1_acc` and `s1_T` at the headline
+    alpha, SEENN-II's `s2_acc` and `s2_T` at the headline beta (runs with a policy), and `aet`. The alpha
+    and beta themselves are params, which `dvc exp show` lists beside."""
     out = {}
     for r in runs:
         s1 = r.policy_rows("seenn1")
         at = s1[s1.param == alpha]
         if at.empty:
-            raise StageError(f"{r.run}/sweep.csv has no SEENN-I row for alpha={alpha}: re-run its sweep stage")
-        out[r.run] = {
-            "T": r.T,
-            "fixed_T_accuracy": round(float(r.accuracy_per_t[-1]), 6),
-            "seenn1_accuracy": round(float(at.accuracy.iloc[0]), 6),
-            "seenn1_avg_timesteps": round(float(at.avg_timesteps.iloc[0]), 6),
-            "aet": round(r.aet, 6),
-            "empirical_aet": round(r.empirical_aet, 6),
+            raise StageError(
+                f"{r.run}/sweep.csv has no SEENN-I row for alpha={alpha}: re-run its sweep stage"
+            )
+        row = {
+            "acc": round(100 * float(r.accuracy_per_t[-1]), 2),
+            "s1_acc": round(100 * float(at.accuracy.iloc[0]), 2),
+            "s1_T": round(float(at.avg_timesteps.iloc[0]), 3),
         }
         s2 = r.policy_rows("seenn2")
         at2 = s2[s2.param == beta]
         if not at2.empty:
-            out[r.run]["seenn2_accuracy"] = round(float(at2.accuracy.iloc[0]), 6)
-            out[r.run]["seenn2_avg_timesteps"] = round(float(at2.avg_timesteps.iloc[0]), 6)
-    return {"alpha": alpha, "beta": beta, "runs": out}
+            row["s2_acc"] = round(100 * float(at2.accuracy.iloc[0]), 2)
+            row["s2_T"] = round(float(at2.avg_timesteps.iloc[0]), 3)
+        out[r.run] = {**row, "aet": round(r.aet, 3)}
+    return out
 
 
 def hardware_metrics(table: pd.DataFrame, alpha: float, device: str, batch_size: int, threads: int) -> dict:

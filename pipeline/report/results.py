@@ -20,7 +20,15 @@ from pipeline.core.config import Params
 from pipeline.core.layout import report_inputs
 
 RUN_KEYS = (
-    "run", "dataset", "dataset_label", "simulated", "model", "paper_model", "method", "T", "num_classes",
+    "run",
+    "dataset",
+    "dataset_label",
+    "simulated",
+    "model",
+    "paper_model",
+    "method",
+    "T",
+    "num_classes",
 )
 METHODS = ("direct", "conversion")
 SWEEP_COLUMNS = ("policy", "param", "accuracy", "avg_timesteps")
@@ -34,7 +42,7 @@ SIMULATED_DATASETS = ("digits_dvs",)
 class RunResult:
     """Everything the reports need from one trained or converted SNN."""
 
-    run: str  # folder / run name, e.g. "digits-resnet19"
+    run: str  # folder / run name, e.g. "r19"
     dataset: str  # dataset key, e.g. "digits", "cifar10", "digits_dvs"
     dataset_label: str  # human label from run.json, e.g. "digits (sklearn 8x8)"
     simulated: bool  # True when the data are simulated (e.g. events made from static digits)
@@ -196,10 +204,14 @@ def attach_seenn2(runs: Sequence[RunResult], seenn2_dirs: Sequence[Path]) -> lis
     for folder in map(Path, seenn2_dirs):
         meta = _read_json(folder / "seenn2.json", ("base_run", "beta"))
         if meta["base_run"] not in known:
-            raise ValueError(f"{folder / 'seenn2.json'}: base_run {meta['base_run']!r} is not among the runs given")
+            raise ValueError(
+                f"{folder / 'seenn2.json'}: base_run {meta['base_run']!r} is not among the runs given"
+            )
         extra.setdefault(meta["base_run"], []).append(_read_csv(folder / "seenn2.csv", SWEEP_COLUMNS))
     return [
-        dataclasses.replace(r, sweep=pd.concat([r.sweep, *extra[r.run]], ignore_index=True)) if r.run in extra else r
+        dataclasses.replace(r, sweep=pd.concat([r.sweep, *extra[r.run]], ignore_index=True))
+        if r.run in extra
+        else r
         for r in runs
     ]
 

@@ -23,7 +23,9 @@ class PolicyAndSnn(nn.Module):
     """The two networks SEENN-II trains, as one module: DDP wraps (and synchronises) both, and one call
     gives the policy's logits `[N, n]` and the SNN's per-step outputs `[T, N, C]` for a batch `[N, ...]`."""
 
-    def __init__(self, snn: nn.Module, policy: nn.Module, info: DatasetInfo, T: int, policy_size: int, frozen_snn: bool):
+    def __init__(
+        self, snn: nn.Module, policy: nn.Module, info: DatasetInfo, T: int, policy_size: int, frozen_snn: bool
+    ):
         super().__init__()
         self.snn, self.policy = snn, policy
         self.info, self.T, self.policy_size, self.frozen_snn = info, T, policy_size, frozen_snn
@@ -58,7 +60,12 @@ def seenn2_task(
     if frozen:
         for p in snn.parameters():
             p.requires_grad_(False)
-        first, labels = evaluate(snn.to(device), eval_feed(data, "train", device, ctx.execution), lambda x: to_sequence(x, data.info, 1), device)
+        first, labels = evaluate(
+            snn.to(device),
+            eval_feed(data, "train", device, ctx.execution),
+            lambda x: to_sequence(x, data.info, 1),
+            device,
+        )
         rate = float((first[0].argmax(-1) == labels).mean())  # the SNN's 1-step training accuracy
     pair = PolicyAndSnn(snn, policy, data.info, T, policy_size, frozen)
     cand = torch.tensor(candidates, device=device)
@@ -73,11 +80,18 @@ def seenn2_task(
         return loss, {k: v * len(yb) for k, v in parts.items()}
 
     def score() -> dict[str, float]:
-        logits, choice, _, labels = evaluate_seenn2(snn, policy, test, data.info, T, candidates, policy_size, device)
-        return {"test_accuracy": chosen_exit(logits, choice).accuracy(labels), "test_avg_timesteps": float(choice.mean())}
+        logits, choice, _, labels = evaluate_seenn2(
+            snn, policy, test, data.info, T, candidates, policy_size, device
+        )
+        return {
+            "test_accuracy": chosen_exit(logits, choice).accuracy(labels),
+            "test_avg_timesteps": float(choice.mean()),
+        }
 
     frozen_modules = (snn,) if frozen else ()
-    return Task(net=pair, step=step, score=score, modules={"snn": snn, "policy": policy}, frozen=frozen_modules)
+    return Task(
+        net=pair, step=step, score=score, modules={"snn": snn, "policy": policy}, frozen=frozen_modules
+    )
 
 
 @torch.no_grad()
@@ -139,8 +153,12 @@ def finetune_policy(
     )
     train = training_feed(data, config, ctx.device, ctx.execution)
     test = eval_feed(data, "test", ctx.device, ctx.execution)
-    task = seenn2_task(snn, policy, data, run.T, candidates, beta, seenn2.variant, seenn2.policy_input_size, test, ctx)
+    task = seenn2_task(
+        snn, policy, data, run.T, candidates, beta, seenn2.variant, seenn2.policy_input_size, test, ctx
+    )
     metrics = fit(task, train, config, ctx)
     size = seenn2.policy_input_size
-    logits, choice, probs, _ = evaluate_seenn2(snn, policy, test, data.info, run.T, candidates, size, ctx.device)
+    logits, choice, probs, _ = evaluate_seenn2(
+        snn, policy, test, data.info, run.T, candidates, size, ctx.device
+    )
     return snn, policy, metrics, (logits, choice, probs)

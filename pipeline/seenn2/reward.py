@@ -66,7 +66,10 @@ def joint_loss(
     v = policy_logits.softmax(dim=-1)
     loss = (v * (ce - reward)).sum(dim=-1).mean()
     v_ = v.detach()
-    return loss, {"expected_reward": float((v_ * reward).sum(-1).mean()), "ce": float((v_ * ce.detach()).sum(-1).mean())}
+    return loss, {
+        "expected_reward": float((v_ * reward).sum(-1).mean()),
+        "ce": float((v_ * ce.detach()).sum(-1).mean()),
+    }
 
 
 def released_loss(

@@ -55,7 +55,9 @@ def finetune_run(p: Params, run: str, base: Path, out: Path, beta: float) -> dic
         save_timestep_logits(out / "timestep_logits.npz", logits, labels)
         write_atomic(
             out / "policy.npz",
-            lambda tmp: np.savez(tmp, choice=choice, probs=probs.astype(np.float32), candidates=np.array(candidates)),
+            lambda tmp: np.savez(
+                tmp, choice=choice, probs=probs.astype(np.float32), candidates=np.array(candidates)
+            ),
         )
         write_atomic(out / "seenn2.csv", lambda tmp: row.to_csv(tmp, index=False, float_format="%.6g"))
         record = {

@@ -21,7 +21,9 @@ def convert_qcfs_to_if(ann: nn.Module, initial_fraction: float = 0.5) -> nn.Modu
     for parent in snn.modules():
         for name, child in parent.named_children():
             if isinstance(child, QCFS):
-                setattr(parent, name, IF(threshold=child.lam.detach().item(), initial_fraction=initial_fraction))
+                setattr(
+                    parent, name, IF(threshold=child.lam.detach().item(), initial_fraction=initial_fraction)
+                )
                 replaced += 1
     if replaced == 0:
         raise ValueError("the network has no QCFS activation to convert")

@@ -76,6 +76,8 @@ class _FusedLIF(torch.autograd.Function):
         return grad_x, None, None, None, None
 
 
-def fused_lif(x: torch.Tensor, tau: float, threshold: float, derivative: Derivative, compiled: bool = False) -> torch.Tensor:
+def fused_lif(
+    x: torch.Tensor, tau: float, threshold: float, derivative: Derivative, compiled: bool = False
+) -> torch.Tensor:
     """LIF spikes `[T, N, ...]` of inputs `x [T, N, ...]` from a fresh membrane, with one autograd node."""
     return _FusedLIF.apply(x, tau, threshold, derivative, compiled)

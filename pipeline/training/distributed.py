@@ -81,7 +81,9 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
     gloo too, so the CPU test checks the same code the GPUs run. Evaluation is plain BatchNorm2d."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, H, W]
-        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        if not (
+            self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        ):
             return super().forward(x)
         x32 = x.float()
         count = torch.full((1,), x32.numel() / x32.shape[1], dtype=x32.dtype, device=x32.device)

@@ -25,16 +25,26 @@ def training_feed(data: PreparedData, config: TrainConfig, device: str, executio
     return InMemoryFeed(x_train, y_train, config.batch_size, config.augment, device, on_device, shard)
 
 
-def eval_feed(data: PreparedData, split: str, device: str, execution: Execution, limit_per_class: int = 0) -> Feed:
+def eval_feed(
+    data: PreparedData, split: str, device: str, execution: Execution, limit_per_class: int = 0
+) -> Feed:
     """An in-order, unaugmented feed over the "train" or "test" split (`limit_per_class`: streamed data
     only, the first k images of each class). Never sharded: every process sees all of it."""
     if data.stream is not None:
         from pipeline.data.imagenet import imagenet_feed
 
         name = "train" if split == "train" else "val"
-        return imagenet_feed(data, name, EVAL_BATCH, False, device, workers=execution.workers, limit_per_class=limit_per_class)
+        return imagenet_feed(
+            data, name, EVAL_BATCH, False, device, workers=execution.workers, limit_per_class=limit_per_class
+        )
     x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
-    return InMemoryFeed(torch.from_numpy(x), torch.from_numpy(y), EVAL_BATCH, device=device, on_device=execution.speed.data_on_device)
+    return InMemoryFeed(
+        torch.from_numpy(x),
+        torch.from_numpy(y),
+        EVAL_BATCH,
+        device=device,
+        on_device=execution.speed.data_on_device,
+    )
 
 
 def test_inputs(data: PreparedData, per_class: int = 1, workers: int = 4) -> tuple[np.ndarray, np.ndarray]:

@@ -33,14 +33,18 @@ class TrainConfig:
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (outputs [T, N, C], labels [N]) -> loss
 Encode = Callable[[torch.Tensor], torch.Tensor]  # batch [N, ...] -> model input [T, N, ...]
 # (net, x [n, ...], y [n]) -> (mean loss over the batch, per-batch sums of statistics to average per sample)
-StepFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, "float | torch.Tensor"]]]
+StepFn = Callable[
+    [nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, "float | torch.Tensor"]]
+]
 
 
 @dataclass(frozen=True, eq=False)
 class Task:
     """What one training optimises and how an epoch is scored."""
 
-    net: nn.Module  # called on every batch (wrapped in DDP under torchrun); its trainable parameters are optimised
+    net: (
+        nn.Module
+    )  # called on every batch (wrapped in DDP under torchrun); its trainable parameters are optimised
     step: StepFn  # forward pass and loss of one batch
     score: Callable[[], dict[str, float]]  # end-of-epoch evaluation, e.g. {"test_accuracy": ...}
     modules: dict[str, nn.Module]  # what a checkpoint saves and restores, by name
@@ -66,7 +70,9 @@ def timestep_logits(
     model: nn.Module, x: torch.Tensor, encode: Encode, batch_size: int = 256, device: str = "cpu"
 ) -> np.ndarray:
     """`evaluate` on the tensor `x` (reference speed path): `[T, N, C]` float32."""
-    return evaluate(model, InMemoryFeed(x, torch.zeros(len(x), dtype=torch.long), batch_size), encode, device)[0]
+    return evaluate(
+        model, InMemoryFeed(x, torch.zeros(len(x), dtype=torch.long), batch_size), encode, device
+    )[0]
 
 
 def supervised_task(
@@ -89,7 +95,9 @@ def supervised_task(
     return Task(net=model, step=step, score=score, modules={"model": model})
 
 
-def fit(task: Task, train: Feed, config: TrainConfig, ctx: TrainingContext = TrainingContext()) -> dict[str, float]:
+def fit(
+    task: Task, train: Feed, config: TrainConfig, ctx: TrainingContext = TrainingContext()
+) -> dict[str, float]:
     """Train `task.net` in place; after each epoch call `ctx.on_epoch(epoch, metrics)`; return the last
     metrics: the mean training loss, the step's statistics averaged per sample, and `task.score()`.
 
@@ -106,7 +114,9 @@ def fit(task: Task, train: Feed, config: TrainConfig, ctx: TrainingContext = Tra
     execution.speed.prepare_model(task.net)
     net = wrap(task.net, process, device, execution.scaling.sync_batchnorm)  # before the optimiser sees it
     trained = [p for p in task.net.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(trained, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(
+        trained, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * len(train))
     metrics: dict[str, float] = {}
     ckpt = ctx.checkpointing or Checkpointing(every=0)
@@ -141,7 +151,11 @@ def fit(task: Task, train: Feed, config: TrainConfig, ctx: TrainingContext = Tra
         names = list(sums)
         local_sums = [v.item() if isinstance(v, torch.Tensor) else v for v in sums.values()]
         total_loss, *global_sums, seen = all_sum([total_loss, *local_sums, seen], process, device)
-        metrics = {"loss": total_loss / seen, **{k: v / seen for k, v in zip(names, global_sums)}, **task.score()}
+        metrics = {
+            "loss": total_loss / seen,
+            **{k: v / seen for k, v in zip(names, global_sums)},
+            **task.score(),
+        }
         history.append(metrics)
         if ctx.on_epoch is not None:
             ctx.on_epoch(epoch, metrics)

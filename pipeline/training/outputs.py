@@ -74,7 +74,11 @@ def run_record(run_name: str, info: DatasetInfo, spec: DirectRun | ConversionRun
         "num_classes": info.num_classes,
         "model_note": f"{paper_model} at width x{spec.width:g}"
         + (" (paper widths)" if spec.width == 1 else "")
-        + (f", trained with SNNCutoff's RCS regulariser (weight {spec.rcs_weight:g})" if spec.rcs_weight else ""),
+        + (
+            f", trained with SNNCutoff's RCS regulariser (weight {spec.rcs_weight:g})"
+            if spec.rcs_weight
+            else ""
+        ),
         "dataset_info": asdict(info),
         "data_dir": str(data_dir),  # where the prepared dataset was read (the SEENN-II finetune reads it too)
     }

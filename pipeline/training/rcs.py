@@ -106,7 +106,9 @@ class NeuronRecorder(_Recorder):
             self._handles.append(neuron.register_forward_pre_hook(lambda module, args: self._start(module)))
             self._handles.append(neuron.observe_steps(self._record))
 
-    def _record(self, neuron: SpikingNeuron, charged: torch.Tensor, spike: torch.Tensor, reset: torch.Tensor) -> None:
+    def _record(
+        self, neuron: SpikingNeuron, charged: torch.Tensor, spike: torch.Tensor, reset: torch.Tensor
+    ) -> None:
         if id(neuron) not in self._current:  # `step` called outside `forward`
             self._start(neuron)
         record = self._current[id(neuron)]

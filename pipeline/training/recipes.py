@@ -22,7 +22,9 @@ from pipeline.training.losses import tet_loss
 from pipeline.training.rcs import NeuronRecorder, QCFSRecorder, rcs_ann_loss, rcs_loss
 
 
-def train_config(run: DirectRun | ConversionRun, seed: int, execution: Execution = Execution()) -> TrainConfig:
+def train_config(
+    run: DirectRun | ConversionRun, seed: int, execution: Execution = Execution()
+) -> TrainConfig:
     """The run's recipe; under torchrun, `batch_size` is the global batch unless `distributed.batch_size`
     says per process, and the learning rate grows with the process count under the linear rule."""
     world, scaling = execution.process.world, execution.scaling
@@ -36,7 +38,9 @@ def train_config(run: DirectRun | ConversionRun, seed: int, execution: Execution
     )
 
 
-def _train(model: nn.Module, loss: LossFn, encode: Encode, run, data: PreparedData, seed: int, ctx: TrainingContext):
+def _train(
+    model: nn.Module, loss: LossFn, encode: Encode, run, data: PreparedData, seed: int, ctx: TrainingContext
+):
     """What the two trainings share: the feeds, the RCS term when `run.rcs_weight` > 0 (neuron recorder
     for an SNN, QCFS recorder for the ANN), then `fit`. Returns the last metrics and the test feed."""
     config = train_config(run, seed, ctx.execution)
@@ -50,7 +54,9 @@ def _train(model: nn.Module, loss: LossFn, encode: Encode, run, data: PreparedDa
         base = loss
         loss = lambda out, y: base(out, y) + run.rcs_weight * regulariser(out, y, recorder)  # noqa: E731
     with recorder or nullcontext():
-        metrics = fit(supervised_task(model, loss, encode, test, ctx.device, ctx.execution.speed), train, config, ctx)
+        metrics = fit(
+            supervised_task(model, loss, encode, test, ctx.device, ctx.execution.speed), train, config, ctx
+        )
     return metrics, test
 
 
@@ -89,7 +95,12 @@ def convert_and_simulate(
 
 
 def training_set_logits(
-    model: nn.Module, data: PreparedData, T: int, device: str, execution: Execution = Execution(), limit_per_class: int = 0
+    model: nn.Module,
+    data: PreparedData,
+    T: int,
+    device: str,
+    execution: Execution = Execution(),
+    limit_per_class: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-step outputs `[T, N_train, C]` on the unaugmented training set (SNNCutoff's calibration) and
     their labels `[N_train]`; for streamed data only the first `limit_per_class` images of each class."""

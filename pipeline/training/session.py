@@ -38,7 +38,9 @@ class TrainingSession:
         self.stage, self.run = stage, run
         self.device, self.execution = start_execution(p)
         self.main = self.execution.process.is_main  # only the main process writes
-        experiment = fingerprint(stage, run, *key, p.seed, p.device, p.deterministic, self.execution.fingerprint())
+        experiment = fingerprint(
+            stage, run, *key, p.seed, p.device, p.deterministic, self.execution.fingerprint()
+        )
         self.checkpoint = CheckpointFile(out, experiment)
         self.logger = EpochLogger(out / "live") if self.main else None
         checkpointing = self.checkpoint.checkpointing(p.checkpoint_every, self.main)
@@ -49,7 +51,9 @@ class TrainingSession:
 
     def __exit__(self, kind, error, traceback) -> None:
         if isinstance(error, FloatingPointError):
-            raise StageError(f"{self.stage} {self.run}: {error} (last checkpoint kept: {self.checkpoint.path})") from error
+            raise StageError(
+                f"{self.stage} {self.run}: {error} (last checkpoint kept: {self.checkpoint.path})"
+            ) from error
         if error is None and self.main:
             self.logger.close()
             self.checkpoint.clear()

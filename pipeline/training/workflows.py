@@ -70,6 +70,8 @@ def train_snn_run(p: Params, run: str, data_dir: Path, out: Path) -> np.ndarray 
         if not session.main:
             return None
         calibration = calibration_per_class(p, data.stream is not None)
-        train_logits = training_set_logits(model, data, spec.T, session.device, session.execution, calibration)
+        train_logits = training_set_logits(
+            model, data, spec.T, session.device, session.execution, calibration
+        )
         write_snn_run(out, run, spec, model, data, data_dir, logits, train_logits, p.seed, session.device)
     return accuracy_by_t(logits, data.y_test)

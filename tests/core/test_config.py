@@ -40,14 +40,14 @@ def test_committed_params_are_valid():
         ("seed", 1.5, "seed = 1.5 is not allowed: an integer"),
         ("seed", True, "seed = True"),
         ("device", "tpu", "device = 'tpu' is not allowed: one of auto, cpu, cuda"),
-        ("direct.digits-vgg16.T", 0, "direct.digits-vgg16.T = 0"),
-        ("direct.digits-vgg16.model", "vgg99", "direct.digits-vgg16.model = 'vgg99'"),
-        ("direct.digits-vgg16.dataset", "cifar11", "direct.digits-vgg16.dataset = 'cifar11'"),
-        ("direct.digits-vgg16.surrogate", "relu", "surrogate = 'relu'"),
-        ("direct.digits-vgg16.lr", 0, "lr = 0"),
-        ("direct.digits_dvs-vggsnn.T", 99, "at most data.digits_dvs.frames"),
-        ("conversion.digits-resnet18.dataset", "digits_dvs", "a static-image dataset"),
-        ("conversion.digits-resnet18.qcfs_levels", 0, "qcfs_levels = 0"),
+        ("direct.vgg16.T", 0, "direct.vgg16.T = 0"),
+        ("direct.vgg16.model", "vgg99", "direct.vgg16.model = 'vgg99'"),
+        ("direct.vgg16.dataset", "cifar11", "direct.vgg16.dataset = 'cifar11'"),
+        ("direct.vgg16.surrogate", "relu", "surrogate = 'relu'"),
+        ("direct.vgg16.lr", 0, "lr = 0"),
+        ("direct.vggsnn-dvs.T", 99, "at most data.digits_dvs.frames"),
+        ("conversion.r18-qcfs.dataset", "digits_dvs", "a static-image dataset"),
+        ("conversion.r18-qcfs.qcfs_levels", 0, "qcfs_levels = 0"),
         ("data.digits.test_fraction", 1.0, "data.digits.test_fraction = 1.0"),
         ("sweep.alphas", [0.5, 1.2], "sweep.alphas[1] = 1.2"),
         ("sweep.alphas", [], "sweep.alphas = []"),
@@ -66,7 +66,7 @@ def test_each_rule_rejects_a_wrong_value(key, value, needle):
 
 @pytest.mark.parametrize(
     "key,suggestion",
-    [("alhpa", "'alpha'"), ("direct.digits-vgg16.epoch", "'epochs'"), ("sweep.alpha", "'alphas'")],
+    [("alhpa", "'alpha'"), ("direct.vgg16.epoch", "'epochs'"), ("sweep.alpha", "'alphas'")],
 )
 def test_unknown_keys_get_a_suggestion(key, suggestion):
     """A misspelt key is refused with a did-you-mean."""
@@ -77,8 +77,8 @@ def test_unknown_keys_get_a_suggestion(key, suggestion):
 def test_missing_required_key():
     """A run without a dataset is refused."""
     params = copy.deepcopy(BASE)
-    del params["direct"]["digits-vgg16"]["dataset"]
-    with pytest.raises(ParamsError, match="direct.digits-vgg16.dataset is missing"):
+    del params["direct"]["vgg16"]["dataset"]
+    with pytest.raises(ParamsError, match="direct.vgg16.dataset is missing"):
         parse_params(params)
 
 

@@ -2,7 +2,15 @@
 
 import torch
 
-from pipeline.data.augment import AugmentSpec, augment_batch, autoaugment, cutout, random_flip, random_roll, random_shift
+from pipeline.data.augment import (
+    AugmentSpec,
+    augment_batch,
+    autoaugment,
+    cutout,
+    random_flip,
+    random_roll,
+    random_shift,
+)
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -27,8 +35,12 @@ def test_roll_keeps_every_value_and_event_frames_move_together():
     y = random_roll(x, 3, gen())
     assert torch.allclose(y.sum(dim=(-2, -1)), x.sum(dim=(-2, -1)))
     for n in range(16):
-        shifts = [(dy, dx) for dy in range(-3, 4) for dx in range(-3, 4)
-                  if torch.equal(torch.roll(x[n], (dy, dx), (-2, -1)), y[n])]
+        shifts = [
+            (dy, dx)
+            for dy in range(-3, 4)
+            for dx in range(-3, 4)
+            if torch.equal(torch.roll(x[n], (dy, dx), (-2, -1)), y[n])
+        ]
         assert shifts
 
 

@@ -231,14 +231,27 @@ def test_streamed_imagenet_trains_converts_and_finetunes_through_the_stages(tree
     format, test outputs for every validation image, calibration outputs for k training images per class."""
     n_classes, k = len(CLASSES), 2
     params = tmp_path / "params.yaml"
-    run = {"dataset": "imagenet", "model": "resnet20", "width": 0.0625, "T": 2, "epochs": 1, "batch_size": 6, "flip": True}
-    params.write_text(yaml.safe_dump({
-        "seed": 0, "device": "cpu",
-        "data": {"imagenet": {"root": str(tree), "workers": 0, "calibration_per_class": k}},
-        "direct": {"i1": run},
-        "conversion": {"c1": {**run, "qcfs_lambda": 2.0}},
-        "seenn2": {"runs": ["i1"], "epochs": 1, "policy_width": 0.25, "policy_input_size": 112},
-    }))
+    run = {
+        "dataset": "imagenet",
+        "model": "resnet20",
+        "width": 0.0625,
+        "T": 2,
+        "epochs": 1,
+        "batch_size": 6,
+        "flip": True,
+    }
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "seed": 0,
+                "device": "cpu",
+                "data": {"imagenet": {"root": str(tree), "workers": 0, "calibration_per_class": k}},
+                "direct": {"i1": run},
+                "conversion": {"c1": {**run, "qcfs_lambda": 2.0}},
+                "seenn2": {"runs": ["i1"], "epochs": 1, "policy_width": 0.25, "policy_input_size": 112},
+            }
+        )
+    )
     data, runs = tmp_path / "data", tmp_path / "runs"
     commands = [
         ["data", "imagenet", "--out", str(data)],

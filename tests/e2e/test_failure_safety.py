@@ -64,7 +64,8 @@ def digest(project: Path) -> dict[str, str]:
 
 
 def hidden_files(project: Path) -> list[str]:
-    """Leftover temporary files (pipeline.core.atomic writes `.<name>.<random><suffix>` next to the target)."""
+    """Leftover temporary files (pipeline.core.atomic writes `.<name>.<random><suffix>` next to the
+    target)."""
     return [
         p.relative_to(project).as_posix()
         for f in WATCHED
@@ -100,8 +101,12 @@ def killed(pristine, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     before = digest(project)
     checkpoint = project / "checkpoints" / f"runs__{KILLED}.pt"
     proc = subprocess.Popen(
-        ["dvc", "repro", "-f", "-s", f"train_snn@{KILLED}"], cwd=project, env=env_for(project),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        ["dvc", "repro", "-f", "-s", f"train_snn@{KILLED}"],
+        cwd=project,
+        env=env_for(project),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.time() + 180
     while not checkpoint.is_file() and proc.poll() is None and time.time() < deadline:
@@ -202,8 +207,13 @@ def test_tables_with_a_bad_input_fails_in_one_line_and_writes_nothing(pristine, 
     assert hidden_files(project) == []
 
 
-@pytest.mark.parametrize("stage,outputs", [("tables", ("reports/tables", "reports/metrics.json")),
-                                           ("figures", ("reports/figures",))])
+@pytest.mark.parametrize(
+    "stage,outputs",
+    [
+        ("tables", ("reports/tables", "reports/metrics.json")),
+        ("figures", ("reports/figures", "reports/curves")),
+    ],
+)
 def test_report_stage_failing_under_dvc_keeps_previous_reports(pristine, tmp_path, stage, outputs):
     """Under `dvc repro` too, a report stage that fails on a bad input leaves its previous reports in
     place, byte-identical (they are not in DVC's cache, so nothing could restore them)."""

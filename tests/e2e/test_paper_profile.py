@@ -15,17 +15,27 @@ CIFAR_JPEG = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg.tar.xz"
 
 
 def test_paper_profile_plans_all_four_datasets(tmp_path):
-    """`seenn use-profile paper` then `dvc repro --dry --force` lists data, training, sweep and finetune stages
+    """`seenn use-profile paper` then `dvc repro --dry --force` lists data, training, sweep and finetune
+    stages
     for CIFAR-10, CIFAR-100, CIFAR10-DVS and ImageNet."""
     project = make_sandbox(tmp_path)
     assert run(["seenn", "use-profile", "paper"], project).returncode == 0
     # --force: DVC 3 stops a plain --dry at the first stage whose inputs do not exist yet
     out = run(["dvc", "repro", "--dry", "--force"], project).stdout
     for stage in (
-        "data@cifar10", "data@cifar100", "data@cifar10_dvs", "data@imagenet",
-        "pretrain_ann@cifar10-resnet18", "convert@cifar100-resnet18", "train_snn@cifar10-resnet19",
-        "train_snn@cifar10_dvs-vggsnn", "train_snn@imagenet-sew_resnet34", "finetune@cifar100-vgg16",
-        "sweep_direct@imagenet-resnet34", "tables", "figures",
+        "data@cifar10",
+        "data@cifar100",
+        "data@cifar10_dvs",
+        "data@imagenet",
+        "pretrain_ann@cifar10-resnet18",
+        "convert@cifar100-resnet18",
+        "train_snn@cifar10-resnet19",
+        "train_snn@cifar10_dvs-vggsnn",
+        "train_snn@imagenet-sew_resnet34",
+        "finetune@cifar100-vgg16",
+        "sweep_direct@imagenet-resnet34",
+        "tables",
+        "figures",
     ):
         assert f"'{stage}'" in out, stage
 
@@ -66,9 +76,17 @@ def test_smoke_run_on_the_cifar10_jpeg_copy(tmp_path):
 
     project = make_sandbox(tmp_path / "sandbox", point_to_copy, profile="paper-smoke")
     out = run(["dvc", "repro"], project).stdout
-    for stage in ("data@cifar10", "pretrain_ann@cifar10-resnet18", "convert@cifar10-resnet18",
-                  "train_snn@cifar10-resnet19", "train_snn@cifar10-vgg16", "finetune@cifar10-resnet19",
-                  "sweep_direct@cifar10-vgg16", "tables", "figures"):
+    for stage in (
+        "data@cifar10",
+        "pretrain_ann@cifar10-resnet18",
+        "convert@cifar10-resnet18",
+        "train_snn@cifar10-resnet19",
+        "train_snn@cifar10-vgg16",
+        "finetune@cifar10-resnet19",
+        "sweep_direct@cifar10-vgg16",
+        "tables",
+        "figures",
+    ):
         assert f"Running stage '{stage}'" in out, stage
     table1 = pd.read_csv(project / "reports/tables/table1.csv")
     ours = table1[(table1.dataset == "cifar10") & table1.ours_accuracy.notna()]
@@ -96,15 +114,28 @@ def test_imagenet_column_runs_through_dvc_on_a_synthetic_tree(tmp_path):
     tiny = {"width": 0.0625, "T": 2, "epochs": 1, "batch_size": 6}
 
     def imagenet_only(params: dict) -> None:
-        params["data"] = {"imagenet": {"root": str(tmp_path / "imagenet"), "workers": 0, "calibration_per_class": 2}}
-        params["conversion"] = {"imagenet-resnet34-qcfs": {**paper["conversion"]["imagenet-resnet34-qcfs"], **tiny}}
-        params["direct"] = {k: {**paper["direct"][k], **tiny} for k in ("imagenet-resnet34", "imagenet-sew_resnet34")}
+        params["data"] = {
+            "imagenet": {"root": str(tmp_path / "imagenet"), "workers": 0, "calibration_per_class": 2}
+        }
+        params["conversion"] = {
+            "imagenet-resnet34-qcfs": {**paper["conversion"]["imagenet-resnet34-qcfs"], **tiny}
+        }
+        params["direct"] = {
+            k: {**paper["direct"][k], **tiny} for k in ("imagenet-resnet34", "imagenet-sew_resnet34")
+        }
         params["seenn2"].update(runs=["imagenet-resnet34"], policy_input_size=112, shift=0)
 
     project = make_sandbox(tmp_path / "sandbox", imagenet_only, profile="paper-smoke")
     out = run(["dvc", "repro"], project).stdout
-    for stage in ("data@imagenet", "convert@imagenet-resnet34-qcfs", "train_snn@imagenet-sew_resnet34",
-                  "finetune@imagenet-resnet34", "sweep_direct@imagenet-resnet34", "tables", "hardware"):
+    for stage in (
+        "data@imagenet",
+        "convert@imagenet-resnet34-qcfs",
+        "train_snn@imagenet-sew_resnet34",
+        "finetune@imagenet-resnet34",
+        "sweep_direct@imagenet-resnet34",
+        "tables",
+        "hardware",
+    ):
         assert f"Running stage '{stage}'" in out, stage
     table3 = pd.read_csv(project / "reports/tables/table3.csv")
     assert table3[table3.ours_accuracy.notna()].shape[0] >= 3

@@ -51,7 +51,14 @@ def test_repro_writes_tables_figures_and_metrics(project):
         assert (project / f"reports/figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
     metrics = json.loads((project / "reports/metrics.json").read_text())
     params = yaml.safe_load((project / "params.yaml").read_text())
-    assert set(metrics["runs"]) == set(params["direct"]) | set(params["conversion"])
+    assert set(metrics) == set(params["direct"]) | set(params["conversion"])
+    for name, headline in metrics.items():  # compact: a handful of numbers per run
+        assert (
+            {"acc", "s1_acc", "s1_T", "aet"}
+            <= set(headline)
+            <= {"acc", "s1_acc", "s1_T", "s2_acc", "s2_T", "aet"}
+        )
+        assert ("s2_acc" in headline) == (name in params["seenn2"]["runs"])
     table1 = (project / "reports/tables/table1.md").read_text()
     assert "digits" in table1 and "not run" in table1
 
@@ -85,7 +92,7 @@ def test_new_alpha_reruns_only_sweep_and_reports(project):
     assert stages and not [s for s in stages if s.startswith(TRAINING_STAGES)]
     assert "tables" in stages and "figures" in stages
     after = json.loads((project / "reports/metrics.json").read_text())
-    assert after["alpha"] == 0.6 and before["alpha"] != 0.6
+    assert all(after[r]["s1_T"] <= before[r]["s1_T"] for r in before)  # a lower alpha never exits later
     assert "alpha = 0.6" in (project / "reports/tables/table1.md").read_text()
     run(["git", "checkout", "-q", "--", "."], project)
     run(["dvc", "checkout", "-q"], project)
@@ -96,7 +103,7 @@ def test_new_alpha_reruns_only_sweep_and_reports(project):
     [
         ("alpha", 1.5, "alpha = 1.5"),
         ("alhpa", 0.9, "did you mean 'alpha'"),
-        ("direct.digits-vgg16.model", "resnet99", "resnet99"),
+        ("direct.vgg16.model", "resnet99", "resnet99"),
     ],
 )
 def test_bad_param_stops_before_any_output_changes(project, key, value, needle):
@@ -120,3 +127,34 @@ def test_bad_param_stops_before_any_output_changes(project, key, value, needle):
     errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error: params")]
     assert len(errors) == 1 and needle in errors[0], proc.stdout + proc.stderr
     assert {**digest(project / "reports"), **digest(project / "runs")} == before
+
+
+# The README's view of experiments: alpha, beta and one run's headline, in a 120-column terminal.
+EXP_SHOW = ["dvc", "exp", "show", "--no-pager", "--drop", ".*", "--keep", "Experiment|^alpha$|^beta$|^r19\\."]
+
+
+def test_dvc_views_are_compact_and_plots_diff_draws_the_curves(project, tmp_path):
+    """`dvc metrics show` lists a few dozen numbers; the README's `dvc exp show` line fits 120 columns
+    without hiding a column; `dvc plots diff` of two alpha experiments draws every run's sweep curves."""
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)[""]["data"]
+    assert list(shown) == ["reports/metrics.json"], list(shown)  # the one declared metrics file
+    values = [v for headline in shown["reports/metrics.json"]["data"].values() for v in headline.values()]
+    assert 10 <= len(values) <= 40 and all(isinstance(v, (int, float)) for v in values), shown
+    for name, alpha in (("a80", "0.8"), ("a90", "0.9")):
+        run(["dvc", "exp", "run", "-q", "-n", name, "-S", f"alpha={alpha}"], project)
+    env_columns = {"COLUMNS": "120"}
+    shown = run(EXP_SHOW, project, extra_env=env_columns).stdout
+    lines = [line.rstrip() for line in shown.splitlines() if line.strip()]
+    assert max(len(line) for line in lines) <= 120, shown
+    assert "…" not in shown, shown  # no column collapsed for lack of room
+    header = next(line for line in lines if "Experiment" in line)
+    for column in ("alpha", "beta", "r19.acc", "r19.s1_acc", "r19.s1_T", "r19.s2_acc", "r19.s2_T", "r19.aet"):
+        assert column in header, header
+    out = tmp_path / "plots"
+    drawn = json.loads(run(["dvc", "plots", "diff", "a80", "a90", "--json", "-o", str(out)], project).stdout)
+    curves = [path for path in drawn["data"] if path.startswith("reports/curves/")]
+    assert any("/r19/seenn1.csv" in path for path in curves) and any(
+        "/r18-qcfs/fixed.csv" in path for path in curves
+    )
+    run(["git", "checkout", "-q", "--", "."], project)
+    run(["dvc", "checkout", "-q"], project)

@@ -1,4 +1,5 @@
-"""Tests for `pipeline/exits/metrics.py`: accumulation, accuracy per timestep, AET (eq. 4), empirical AET (eq. 13)."""
+"""Tests for `pipeline/exits/metrics.py`: accumulation, accuracy per timestep, AET (eq. 4), empirical
+AET (eq. 13)."""
 
 import numpy as np
 import pytest
@@ -208,7 +209,9 @@ def test_accuracy_per_timestep_matches_loop(seed):
     """accuracy_per_timestep equals a Python loop over t and samples on the accumulated argmax."""
     logits, labels = _random_case(seed, 5, 50, 4)
     T, N, _ = logits.shape
-    expected = [sum(_running_argmax(logits, t, i) == labels[i] for i in range(N)) / N for t in range(1, T + 1)]
+    expected = [
+        sum(_running_argmax(logits, t, i) == labels[i] for i in range(N)) / N for t in range(1, T + 1)
+    ]
     acc = accuracy_per_timestep(logits, labels)
     assert acc.shape == (T,)
     np.testing.assert_allclose(acc, expected, rtol=0, atol=1e-12)

@@ -1,11 +1,19 @@
-"""Tests for `pipeline/exits/policies.py`: fixed exit, SEENN-I (paper eq. 5), ExitDecision and the policy registry."""
+"""Tests for `pipeline/exits/policies.py`: fixed exit, SEENN-I (paper eq. 5), ExitDecision and the policy
+registry."""
 
 import math
 
 import numpy as np
 import pytest
 
-from pipeline.exits.policies import EXIT_POLICIES, ExitDecision, first_true_step, fixed_exit, seenn1_exit, softmax_confidence
+from pipeline.exits.policies import (
+    EXIT_POLICIES,
+    ExitDecision,
+    first_true_step,
+    fixed_exit,
+    seenn1_exit,
+    softmax_confidence,
+)
 from pipeline.exits.metrics import accumulate, accuracy_per_timestep
 
 

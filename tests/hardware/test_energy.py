@@ -1,4 +1,5 @@
-"""Tests for `pipeline/hardware/energy.py`: operation counts and pJ on hand-built nets whose spikes are known."""
+"""Tests for `pipeline/hardware/energy.py`: operation counts and pJ on hand-built nets whose spikes are
+known."""
 
 import numpy as np
 import pytest

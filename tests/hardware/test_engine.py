@@ -1,5 +1,6 @@
-"""Tests for `pipeline/hardware/engine.py` and `pipeline/hardware/rules.py`: the batched early-exit engine equals
-the offline exit rules of `pipeline/exits/policies.py` on the full-T logits of the same model and inputs, exactly,
+"""Tests for `pipeline/hardware/engine.py` and `pipeline/hardware/rules.py`: the batched early-exit engine
+equals the offline exit rules of `pipeline/exits/policies.py` on the full-T logits of the same model and
+inputs, exactly,
 and an input's result never depends on the inputs that share (or leave) its batch.
 
 The nets run in float64: a float32 logit can move by an ulp when a kernel picks a different algorithm for

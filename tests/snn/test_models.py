@@ -50,7 +50,16 @@ def _check_trains(model: nn.Module, T: int, in_ch: int, size: int) -> None:
 def test_registry_matches_paper_names():
     """The model registry holds the paper's eight architectures, each with a display name."""
     assert ALL_MODELS == sorted(PAPER_NAMES)
-    assert ALL_MODELS == ["resnet18", "resnet19", "resnet20", "resnet34", "resnet8", "sew_resnet34", "vgg16", "vggsnn"]
+    assert ALL_MODELS == [
+        "resnet18",
+        "resnet19",
+        "resnet20",
+        "resnet34",
+        "resnet8",
+        "sew_resnet34",
+        "vgg16",
+        "vggsnn",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Tests for `pipeline/snn/surrogate.py`: Heaviside forward, backward = derivative of the named smooth form."""
+"""Tests for `pipeline/snn/surrogate.py`: Heaviside forward, backward = derivative of the named smooth
+form."""
 
 import math
 

@@ -18,7 +18,14 @@ TINY = {
     "beta": 0.1,
     "data": {"digits": {"test_fraction": 0.3}, "digits_dvs": {"frames": 2, "saccade_steps": 8}},
     "conversion": {
-        "c1": {"dataset": "digits", "model": "resnet20", "width": 0.25, "T": 3, "epochs": 1, "qcfs_lambda": 2.0}
+        "c1": {
+            "dataset": "digits",
+            "model": "resnet20",
+            "width": 0.25,
+            "T": 3,
+            "epochs": 1,
+            "qcfs_lambda": 2.0,
+        }
     },
     "direct": {
         "d1": {"dataset": "digits", "model": "resnet8", "width": 0.5, "T": 2, "epochs": 1},
@@ -46,15 +53,71 @@ def workdir(tmp_path_factory) -> Path:
         ["check-params", "--params", p, "--out", str(folder / "build/ok.txt")],
         ["data", "digits", "--out", str(folder / "data/digits"), "--params", p],
         ["data", "digits_dvs", "--out", str(folder / "data/digits_dvs"), "--params", p],
-        ["pretrain-ann", "c1", "--data", str(folder / "data/digits"), "--out", str(folder / "runs/c1-ann"), "--params", p],
-        ["convert", "c1", "--ann", str(folder / "runs/c1-ann"), "--data", str(folder / "data/digits"),
-         "--out", str(folder / "runs/c1"), "--params", p],
-        ["train-snn", "d1", "--data", str(folder / "data/digits"), "--out", str(folder / "runs/d1"), "--params", p],
-        ["train-snn", "e1", "--data", str(folder / "data/digits_dvs"), "--out", str(folder / "runs/e1"), "--params", p],
+        [
+            "pretrain-ann",
+            "c1",
+            "--data",
+            str(folder / "data/digits"),
+            "--out",
+            str(folder / "runs/c1-ann"),
+            "--params",
+            p,
+        ],
+        [
+            "convert",
+            "c1",
+            "--ann",
+            str(folder / "runs/c1-ann"),
+            "--data",
+            str(folder / "data/digits"),
+            "--out",
+            str(folder / "runs/c1"),
+            "--params",
+            p,
+        ],
+        [
+            "train-snn",
+            "d1",
+            "--data",
+            str(folder / "data/digits"),
+            "--out",
+            str(folder / "runs/d1"),
+            "--params",
+            p,
+        ],
+        [
+            "train-snn",
+            "e1",
+            "--data",
+            str(folder / "data/digits_dvs"),
+            "--out",
+            str(folder / "runs/e1"),
+            "--params",
+            p,
+        ],
         *[["sweep", str(folder / f"runs/{r}"), "--params", p] for r in ("c1", "d1", "e1")],
-        ["tables", "--runs", str(folder / "runs"), "--out", str(folder / "reports/tables"),
-         "--metrics", str(folder / "reports/metrics.json"), "--params", p],
-        ["figures", "--runs", str(folder / "runs"), "--out", str(folder / "reports/figures"), "--params", p],
+        [
+            "tables",
+            "--runs",
+            str(folder / "runs"),
+            "--out",
+            str(folder / "reports/tables"),
+            "--metrics",
+            str(folder / "reports/metrics.json"),
+            "--params",
+            p,
+        ],
+        [
+            "figures",
+            "--runs",
+            str(folder / "runs"),
+            "--out",
+            str(folder / "reports/figures"),
+            "--curves",
+            str(folder / "reports/curves"),
+            "--params",
+            p,
+        ],
     ]
     for step in steps:
         result = invoke(*step)
@@ -65,7 +128,16 @@ def workdir(tmp_path_factory) -> Path:
 def test_help_lists_every_stage():
     """`seenn --help` names every stage command."""
     out = invoke("--help").output
-    for name in ("check-params", "data", "pretrain-ann", "convert", "train-snn", "sweep", "tables", "figures"):
+    for name in (
+        "check-params",
+        "data",
+        "pretrain-ann",
+        "convert",
+        "train-snn",
+        "sweep",
+        "tables",
+        "figures",
+    ):
         assert name in out
 
 
@@ -92,14 +164,19 @@ def test_chain_writes_sweep_and_reports(workdir):
     assert 1 <= aet["empirical_aet"] <= aet["aet"] <= 2
     assert (workdir / "reports/tables/table5.md").is_file()
     assert (workdir / "reports/figures/figure4.pdf").is_file()
-    assert set(json.loads((workdir / "reports/metrics.json").read_text())["runs"]) == {"c1", "d1", "e1"}
+    assert set(json.loads((workdir / "reports/metrics.json").read_text())) == {"c1", "d1", "e1"}
 
 
 def test_training_is_deterministic(workdir, tmp_path):
     """The same params train the same network: identical logits on the CPU."""
     p = str(workdir / "params.yaml")
     out = tmp_path / "d1"
-    assert invoke("train-snn", "d1", "--data", str(workdir / "data/digits"), "--out", str(out), "--params", p).exit_code == 0
+    assert (
+        invoke(
+            "train-snn", "d1", "--data", str(workdir / "data/digits"), "--out", str(out), "--params", p
+        ).exit_code
+        == 0
+    )
     with np.load(out / "timestep_logits.npz") as a, np.load(workdir / "runs/d1/timestep_logits.npz") as b:
         assert np.array_equal(a["logits"], b["logits"])
 
@@ -107,8 +184,14 @@ def test_training_is_deterministic(workdir, tmp_path):
 @pytest.mark.parametrize(
     "args,needle",
     [
-        (["train-snn", "nope", "--data", "data/digits", "--out", "runs/nope"], "run 'nope' is not in `direct`"),
-        (["pretrain-ann", "d1", "--data", "data/digits", "--out", "runs/x"], "run 'd1' is not in `conversion`"),
+        (
+            ["train-snn", "nope", "--data", "data/digits", "--out", "runs/nope"],
+            "run 'nope' is not in `direct`",
+        ),
+        (
+            ["pretrain-ann", "d1", "--data", "data/digits", "--out", "runs/x"],
+            "run 'd1' is not in `conversion`",
+        ),
         (["train-snn", "e1", "--data", "data/digits", "--out", "runs/x"], "holds 'digits'"),
         (["sweep", "runs/missing"], "timestep_logits.npz is missing"),
         (["data", "mnist", "--out", "data/mnist"], "dataset 'mnist' is not known"),

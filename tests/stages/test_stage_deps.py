@@ -40,7 +40,11 @@ def loaded_project_files(module: str) -> set[Path]:
         [sys.executable, "-c", code, module], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     files = {Path(f).resolve() for f in json.loads(out) if f}
-    return {f.relative_to(ROOT) for f in files if f.is_relative_to(ROOT) and f.parts[len(ROOT.parts)] in CODE_ROOTS}
+    return {
+        f.relative_to(ROOT)
+        for f in files
+        if f.is_relative_to(ROOT) and f.parts[len(ROOT.parts)] in CODE_ROOTS
+    }
 
 
 def module_file(name: str) -> Path | None:

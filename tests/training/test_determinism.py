@@ -1,4 +1,5 @@
-"""Deterministic mode (`pipeline/training/determinism.py`): the global torch flags it sets and clears, and that
+"""Deterministic mode (`pipeline/training/determinism.py`): the global torch flags it sets and clears, and
+that
 training under it on the CPU is accepted by torch's deterministic-algorithms check and repeats bit for bit."""
 
 import os
@@ -52,11 +53,17 @@ def test_default_mode_on_cuda_autotunes_and_clears_the_check():
 
 
 def test_default_mode_on_cpu_changes_nothing():
-    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-              torch.backends.cudnn.benchmark)
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
     apply_determinism(False, "cpu")
-    after = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-             torch.backends.cudnn.benchmark)
+    after = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
     assert after == before
     assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
 

@@ -19,8 +19,16 @@ PARAMS = {
     "checkpoint_every": 1,
     "data": {"digits": {"test_fraction": 0.3}},
     "direct": {
-        "d1": {"dataset": "digits", "model": "resnet20", "width": 0.25, "T": 2, "epochs": 2, "batch_size": 50,
-               "shift": 1, "flip": True},
+        "d1": {
+            "dataset": "digits",
+            "model": "resnet20",
+            "width": 0.25,
+            "T": 2,
+            "epochs": 2,
+            "batch_size": 50,
+            "shift": 1,
+            "flip": True,
+        },
     },
 }
 
@@ -42,7 +50,14 @@ def runs(tmp_path_factory) -> Path:
     (work / "params.yaml").write_text(yaml.safe_dump(PARAMS))
     run([str(BIN / "seenn"), "data", "digits", "--out", "data/digits"], work)
     run([str(BIN / "seenn"), "train-snn", "d1", "--data", "data/digits", "--out", "runs/single"], work)
-    torchrun = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "--no-python", str(BIN / "seenn")]
+    torchrun = [
+        str(BIN / "torchrun"),
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "--no-python",
+        str(BIN / "seenn"),
+    ]
     run([*torchrun, "train-snn", "d1", "--data", "data/digits", "--out", "runs/ddp"], work)
     return work
 
@@ -55,7 +70,10 @@ def test_two_processes_equal_one_process(runs):
     assert single.keys() == ddp.keys()
     for key in single:
         assert torch.allclose(single[key].float(), ddp[key].float(), atol=2e-4, rtol=1e-3), key
-    with np.load(runs / "runs/single/timestep_logits.npz") as a, np.load(runs / "runs/ddp/timestep_logits.npz") as b:
+    with (
+        np.load(runs / "runs/single/timestep_logits.npz") as a,
+        np.load(runs / "runs/ddp/timestep_logits.npz") as b,
+    ):
         assert np.allclose(a["logits"], b["logits"], atol=2e-3)
         assert (a["logits"].sum(0).argmax(-1) == b["logits"].sum(0).argmax(-1)).mean() > 0.99
 

@@ -1,4 +1,5 @@
-"""Tests for `pipeline/training/losses.py`: the TET loss against hand-computed values (per-step and accumulated)."""
+"""Tests for `pipeline/training/losses.py`: the TET loss against hand-computed values (per-step and
+accumulated)."""
 
 import math
 

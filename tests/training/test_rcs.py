@@ -1,4 +1,5 @@
-"""Tests for `pipeline/training/rcs.py`: RCS by hand and on a two-layer LIF net, the recorder, the ANN variant."""
+"""Tests for `pipeline/training/rcs.py`: RCS by hand and on a two-layer LIF net, the recorder, the ANN
+variant."""
 
 import math
 
@@ -113,8 +114,10 @@ def _hand_rcs(layers, outputs, labels, tail):
     for spikes, membranes in layers:
         r = spikes + np.maximum(membranes, 0.0)  # V = 1
         r_d = r[-tail:].mean(axis=0)
-        terms = [1.0 / (np.mean([_cos(list(r[t, n]), list(r_d[n])) for t in range(len(r))]) + EPS)
-                 for n in range(r.shape[1])]
+        terms = [
+            1.0 / (np.mean([_cos(list(r[t, n]), list(r_d[n])) for t in range(len(r))]) + EPS)
+            for n in range(r.shape[1])
+        ]
         per_layer.append(max([term for term, k in zip(terms, keep) if k], default=0.0))
     return float(np.mean(per_layer)), keep
 

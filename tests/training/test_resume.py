@@ -1,7 +1,6 @@
 """Nothing lost: a training stage killed with SIGKILL mid-run resumes from its last checkpoint and ends
 with the same bytes as an uninterrupted run; a NaN loss stops training naming the epoch and step."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -28,7 +27,9 @@ PARAMS = {
 
 def seenn(args: list[str], cwd: Path, **kwargs) -> subprocess.Popen:
     exe = Path(sys.executable).parent / "seenn"
-    return subprocess.Popen([str(exe), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [str(exe), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
+    )
 
 
 def train(cwd: Path, out: str) -> subprocess.Popen:
@@ -66,7 +67,9 @@ def test_sigkill_then_resume_gives_identical_results(workdir):
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
     assert "resuming from" in resumed.stderr.read()
     for name in ("model.pt", "timestep_logits.npz", "live/metrics.json"):
-        assert (workdir / "runs/killed" / name).read_bytes() == (workdir / "runs/clean" / name).read_bytes(), name
+        assert (workdir / "runs/killed" / name).read_bytes() == (
+            workdir / "runs/clean" / name
+        ).read_bytes(), name
     assert not checkpoint.exists(), "a finished stage removes its checkpoint"
 
 
@@ -102,5 +105,10 @@ def test_nan_loss_stops_with_epoch_and_step(tmp_path):
     with pytest.raises(FloatingPointError, match="epoch 2, step 4"):
         feed = InMemoryFeed(x, y, batch_size=5)
         task = supervised_task(model, loss_fn, lambda b: b[None], feed)
-        fit(task, feed, TrainConfig(epochs=3, batch_size=5), TrainingContext(checkpointing=Checkpointing(every=1, save=saved.append)))
+        fit(
+            task,
+            feed,
+            TrainConfig(epochs=3, batch_size=5),
+            TrainingContext(checkpointing=Checkpointing(every=1, save=saved.append)),
+        )
     assert [s["next_epoch"] for s in saved] == [1]

@@ -77,7 +77,9 @@ def test_channels_last_reaches_every_convolution():
     seen = []
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
-            m.register_forward_pre_hook(lambda mod, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+            m.register_forward_pre_hook(
+                lambda mod, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last))
+            )
     x = speed.prepare_input(torch.rand(2, 3, 3, 16, 16))  # [T, N, C, H, W]
     model(x).sum().backward()
     assert len(seen) == sum(isinstance(m, nn.Conv2d) for m in model.modules()) and all(seen)
@@ -87,7 +89,9 @@ def test_auto_switches_by_device():
     """auto: device data everywhere; bf16, channels-last and the compiled fused loop on CUDA only."""
     assert resolve_speed(SpeedParams(), "cpu") == Speed(data_on_device=True)
     assert resolve_speed(SpeedParams(), "cuda") == Speed(True, True, True, True, True)
-    assert resolve_speed(SpeedParams(fused_neurons=False, amp=True), "cpu") == Speed(amp=True, data_on_device=True)
+    assert resolve_speed(SpeedParams(fused_neurons=False, amp=True), "cpu") == Speed(
+        amp=True, data_on_device=True
+    )
 
 
 def _batches(feed, seed=3):
@@ -110,7 +114,9 @@ def test_device_feed_gives_the_cpu_feeds_batches():
     x, y = torch.rand(17, 2, 6, 6), torch.arange(17)
     spec = AugmentSpec(shift=1, flip=True, roll=1)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    for (a, ya), (b, yb) in zip(_batches(InMemoryFeed(x, y, 5, spec)), _batches(InMemoryFeed(x, y, 5, spec, device, True))):
+    for (a, ya), (b, yb) in zip(
+        _batches(InMemoryFeed(x, y, 5, spec)), _batches(InMemoryFeed(x, y, 5, spec, device, True))
+    ):
         assert torch.equal(a, b.cpu()) and torch.equal(ya, yb.cpu())
 
 
@@ -125,7 +131,12 @@ def test_fit_fast_path_matches_reference_path_on_cpu():
         test = InMemoryFeed(x, y, 64)
         loss = lambda out, labels: nn.functional.cross_entropy(out.mean(0), labels)  # noqa: E731
         task = supervised_task(model, loss, lambda b: b[None].expand(3, *b.shape), test, speed=speed)
-        fit(task, feed, TrainConfig(epochs=2, batch_size=16), TrainingContext(execution=Execution(speed=speed)))
+        fit(
+            task,
+            feed,
+            TrainConfig(epochs=2, batch_size=16),
+            TrainingContext(execution=Execution(speed=speed)),
+        )
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.allclose(weights[0], weights[1], atol=1e-5)
 
@@ -152,9 +163,27 @@ def test_throughput_benchmark_runs_and_prints_its_summary_line():
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.train_throughput", "--width", "0.0625", "--input-size", "8",
-         "--batch-size", "8", "--batches", "1", "--epochs", "1", "--device", "cpu", "--deterministic"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.train_throughput",
+            "--width",
+            "0.0625",
+            "--input-size",
+            "8",
+            "--batch-size",
+            "8",
+            "--batches",
+            "1",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--deterministic",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()

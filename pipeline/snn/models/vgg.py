@@ -51,7 +51,9 @@ class SpikingVGG(nn.Module):
             in_ch = out_ch
         self.features = nn.Sequential(*layers)
         self.head: nn.Module = (
-            FlattenHead(in_ch * size * size, num_classes) if flatten_head else ClassifierHead(in_ch, num_classes)
+            FlattenHead(in_ch * size * size, num_classes)
+            if flatten_head
+            else ClassifierHead(in_ch, num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
