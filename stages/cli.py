@@ -17,6 +17,7 @@ COMMANDS = {
     "pretrain-ann": ("stages.pretrain_ann", "pretrain_ann"),
     "convert": ("stages.convert", "convert"),
     "train-snn": ("stages.train_snn", "train_snn"),
+    "import-checkpoint": ("stages.import_checkpoint", "import_checkpoint"),
     "finetune": ("stages.finetune", "finetune"),
     "sweep": ("stages.sweep", "sweep"),
     "tables": ("stages.tables", "tables"),

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import typer
 
 from pipeline.core.atomic import write_atomic, write_json_atomic
@@ -14,19 +15,22 @@ def sweep(
     params: Path = PARAMS_OPTION,
 ) -> None:
     """Write sweep.csv (fixed T, SEENN-I, and SNNCutoff's Top-K, calibrated Top-K, entropy and oracle
-    rows), exit_shares.csv and aet.json into the run folder."""
+    points, with 95 % intervals), exit_shares.csv, aet.json and decisions.npz into the run folder."""
     p = load_params(params)
     with one_line_errors():
         result = sweep_run(run_dir, p.sweep, p.alpha)  # everything computed before the first write
     table, summary = result.table, result.summary
     write_atomic(run_dir / "sweep.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
+    shares = result.shares
     write_atomic(
-        run_dir / "exit_shares.csv", lambda tmp: result.shares.to_csv(tmp, index=False, float_format="%.6g")
+        run_dir / "exit_shares.csv", lambda tmp: shares.to_csv(tmp, index=False, float_format="%.6g")
     )
+    write_atomic(run_dir / "decisions.npz", lambda tmp: np.savez_compressed(tmp, **result.decisions))
     write_json_atomic(run_dir / "aet.json", summary)
     at = table[(table.policy == "seenn1") & (table.param == p.alpha)].iloc[0]
-    full = table[table.policy == "fixed"].accuracy.iloc[-1]
+    full = table[table.policy == "fixed"].iloc[-1]
     typer.echo(
-        f"sweep: {result.run}: T={summary['T']} full-T accuracy {full:.1%}, SEENN-I alpha={p.alpha}: "
+        f"sweep: {result.run}: T={summary['T']} full-T accuracy {full.accuracy:.1%} "
+        f"[{full.accuracy_low:.1%}, {full.accuracy_high:.1%}], SEENN-I alpha={p.alpha}: "
         f"{at.accuracy:.1%} at {at.avg_timesteps:.2f} steps, AET {summary['aet']:.3f}"
     )

@@ -14,8 +14,33 @@ from typing import Any
 DEVICES = ("auto", "cpu", "cuda")
 STATIC_DATASETS = ("digits", "cifar10", "cifar100", "imagenet")  # images fed at every step
 EVENT_DATASETS = ("digits_dvs", "cifar10_dvs")  # one event frame per step (digits_dvs is simulated)
-SURROGATE_NAMES = ("triangle", "dspike", "sigmoid")
-MODEL_NAMES = ("resnet8", "resnet18", "resnet19", "resnet20", "resnet34", "sew_resnet34", "vgg16", "vggsnn")
+SURROGATE_NAMES = ("triangle", "dspike", "dspike_unit", "sigmoid")
+MODEL_NAMES = (
+    "resnet8",
+    "resnet18",
+    "resnet19",
+    "resnet20",
+    "resnet20_qcfs",
+    "resnet34",
+    "sew_resnet34",
+    "vgg16",
+    "vggsnn",
+    "vggsnn_woap",
+)
+# Which models have which architecture option (pipeline/snn/models; tests/snn/test_models.py checks these)
+BASIC_RESNETS = ("resnet8", "resnet18", "resnet19", "resnet20", "resnet20_qcfs", "resnet34")  # `shortcut`
+RESNETS = BASIC_RESNETS + ("sew_resnet34",)  # `stem`, `stem_pool`
+IMAGENET_STEM_MODELS = ("resnet34", "sew_resnet34")  # `stem: auto` is the 7x7/2 + pooling stem
+# Key layouts of the authors' released checkpoints that `seenn import-checkpoint` reads
+# (pipeline/snn/released.py states what each needs; tests/snn/test_released.py checks the names agree)
+RELEASED_LAYOUTS = (
+    "qcfs_vgg16",
+    "qcfs_resnet18",
+    "qcfs_resnet20",
+    "qcfs_resnet34",
+    "seenn_qcfs_resnet20",
+    "sew_resnet34",
+)
 
 
 class ParamsError(ValueError):
@@ -116,6 +141,38 @@ class DataParams:
     imagenet: ImageNetData = field(default_factory=ImageNetData)
 
 
+def _shortcut_rule():
+    return rule(
+        "ResNet downsampling shortcut: avgpool (AvgPool -> 1x1 conv -> BN, released ResNet-19) or conv "
+        "(stride-2 1x1 conv -> BN, QCFS)",
+        choices=("avgpool", "conv"),
+        default="avgpool",
+    )
+
+
+def _stem_rule():
+    return rule(
+        "ResNet stem: auto (7x7/2 + pooling for resnet34 and sew_resnet34, else 3x3/1), imagenet or cifar "
+        "(3x3/1, no pooling; QCFS's ImageNet ResNet-34)",
+        choices=("auto", "imagenet", "cifar"),
+        default="auto",
+    )
+
+
+def _stem_pool_rule():
+    return rule(
+        "pooling after an ImageNet stem: avg, or max (SEW-ResNet)", choices=("avg", "max"), default="avg"
+    )
+
+
+def _vgg_head_rule():
+    return rule(
+        "VGG-16 classifier: gap (global pooling + one FC) or fc3 (QCFS: flatten, FC 4096, FC 4096, FC K)",
+        choices=("gap", "fc3"),
+        default="gap",
+    )
+
+
 @dataclass(frozen=True)
 class TrainingParams:
     """Keys shared by every training run (SGD with momentum 0.9 and a cosine schedule)."""
@@ -143,6 +200,10 @@ class TrainingParams:
     rcs_weight: float = rule(
         "weight of SNNCutoff's RCS regulariser (0 = off; its paper: 0.001-0.005)", low=0, default=0.0
     )
+    shortcut: str = _shortcut_rule()
+    stem: str = _stem_rule()
+    stem_pool: str = _stem_pool_rule()
+    vgg_head: str = _vgg_head_rule()
 
 
 @dataclass(frozen=True)
@@ -168,6 +229,25 @@ class DirectRun(TrainingParams):
 
 
 @dataclass(frozen=True)
+class ReleasedRun:
+    """The authors' released weights (a file never downloaded by the pipeline) mapped onto our model and
+    run through the same evaluation as a converted or trained SNN: `seenn import-checkpoint`."""
+
+    layout: str = rule("key layout of the file (pipeline/snn/released.py)", choices=RELEASED_LAYOUTS)
+    file: str = rule("path of the authors' checkpoint file")
+    dataset: str = rule("prepared dataset", choices=STATIC_DATASETS)
+    model: str = rule("architecture (registry name) the layout maps onto", choices=MODEL_NAMES)
+    width: float = rule(
+        "channel multiplier (the released files are width 1)", low=0, high=4, low_open=True, default=1.0
+    )
+    T: int = rule("timesteps to simulate", low=1, high=1000, default=4)
+    shortcut: str = _shortcut_rule()
+    stem: str = _stem_rule()
+    stem_pool: str = _stem_pool_rule()
+    vgg_head: str = _vgg_head_rule()
+
+
+@dataclass(frozen=True)
 class SweepParams:
     alphas: list = rule(
         "SEENN-I threshold grid for the curves", default=[0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999]
@@ -188,6 +268,26 @@ class SweepParams:
     cutoff_epsilons: list = rule("SNNCutoff calibration tolerances (its paper: 0, 0.01)", default=[0.0, 0.01])
     entropy_thresholds: list = rule(
         "entropy-score thresholds (1 - H / log C)", default=[0.1, 0.3, 0.5, 0.7, 0.9, 0.95]
+    )
+    entropy_temperature: float = rule(
+        "softmax temperature of the entropy score, direct and converted SNNs (released: none, 1)",
+        low=0,
+        low_open=True,
+        default=1.0,
+    )
+    calibration_grid: str = rule(
+        "calibrated Top-K candidates: one grid over the largest gap of all steps, last candidate as fallback "
+        "(snncutoff, SNNCutoff's code) or each step's own grid, +inf as fallback (per_step)",
+        choices=("snncutoff", "per_step"),
+        default="snncutoff",
+    )
+    calibration_dropout: float = rule(
+        "dropout on every spiking layer's output while recording the training-set outputs the calibration "
+        "reads (SNNCutoff: 0.3; training stages use it)",
+        low=0,
+        high=1,
+        high_open=True,
+        default=0.3,
     )
 
 
@@ -301,6 +401,7 @@ class Params:
     data: DataParams = field(default_factory=DataParams)
     conversion: dict = field(default_factory=dict)  # run name -> ConversionRun
     direct: dict = field(default_factory=dict)  # run name -> DirectRun
+    released: dict = field(default_factory=dict)  # run name -> ReleasedRun
     sweep: SweepParams = field(default_factory=SweepParams)
     tables: TablesParams = field(default_factory=TablesParams)
     seenn2: SeennIIParams = field(default_factory=SeennIIParams)
@@ -415,6 +516,7 @@ def parse_params(raw: Any) -> Params:
     raw = dict(raw)
     conversion = _build_runs(ConversionRun, raw.pop("conversion", None), "conversion")
     direct = _build_runs(DirectRun, raw.pop("direct", None), "direct")
+    released = _build_runs(ReleasedRun, raw.pop("released", None), "released")
     params = build(Params, raw)
     unit = dict(low=0, high=1, low_open=True, high_open=True)
     _check_list("sweep.alphas", params.sweep.alphas, float, unit)
@@ -436,6 +538,15 @@ def parse_params(raw: Any) -> Params:
     both = set(conversion) & set(direct)
     if both:
         raise ParamsError(f"params: run name {sorted(both)[0]!r} appears in both conversion and direct")
+    taken = {*conversion, *direct, *(f"{name}-ann" for name in conversion)}  # folders under runs/
+    for name, run in released.items():
+        if name in taken:
+            _fail(f"released.{name}", name, "a run name that no conversion or direct run uses (runs/<name>)")
+        if not run.file.strip():
+            _fail(f"released.{name}.file", run.file, "the path of the authors' checkpoint")
+    for section, runs in (("conversion", conversion), ("direct", direct), ("released", released)):
+        for name, run in runs.items():
+            _check_architecture(f"{section}.{name}", run)
     frames = {"digits_dvs": params.data.digits_dvs.frames, "cifar10_dvs": params.data.cifar10_dvs.frames}
     for section, runs in (("conversion", conversion), ("direct", direct)):
         for name, run in runs.items():
@@ -465,8 +576,22 @@ def parse_params(raw: Any) -> Params:
             **{f.name: getattr(params, f.name) for f in fields(Params)},
             "conversion": conversion,
             "direct": direct,
+            "released": released,
         }
     )
+
+
+def _check_architecture(prefix: str, run: Any) -> None:
+    """An architecture option the run's model does not have must keep its default."""
+    if run.shortcut != "avgpool" and run.model not in BASIC_RESNETS:
+        _fail(f"{prefix}.shortcut", run.shortcut, "avgpool: only " + ", ".join(BASIC_RESNETS) + " have it")
+    if run.stem != "auto" and run.model not in RESNETS:
+        _fail(f"{prefix}.stem", run.stem, "auto: only the ResNets (" + ", ".join(RESNETS) + ") have it")
+    imagenet_stem = run.stem == "imagenet" or (run.stem == "auto" and run.model in IMAGENET_STEM_MODELS)
+    if run.stem_pool != "avg" and not imagenet_stem:
+        _fail(f"{prefix}.stem_pool", run.stem_pool, "avg: only an ImageNet stem (7x7/2 + pooling) pools")
+    if run.vgg_head != "gap" and run.model != "vgg16":
+        _fail(f"{prefix}.vgg_head", run.vgg_head, "gap: only vgg16 has this option")
 
 
 def _check_seenn2(s: "SeennIIParams", direct: dict) -> None:

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.exits.metrics import accumulate, correct_per_timestep
-from pipeline.exits.policies import EXIT_POLICIES, SWEEP_COLUMNS, ExitDecision, _decide, first_true_step
+from pipeline.exits.points import Point, points_table
+from pipeline.exits.policies import EXIT_POLICIES, ExitDecision, _decide, first_true_step
 
 
 def topk_gap(logits: np.ndarray) -> np.ndarray:
@@ -61,21 +62,34 @@ def settled(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.logical_and.accumulate(correct[::-1], axis=0)[::-1]
 
 
+CALIBRATION_GRIDS = ("snncutoff", "per_step")
+
+
 def calibrate_topk(
-    train_logits: np.ndarray, train_labels: np.ndarray, epsilon: float, n_candidates: int = 100
+    train_logits: np.ndarray,
+    train_labels: np.ndarray,
+    epsilon: float,
+    n_candidates: int = 100,
+    grid: str = "snncutoff",
 ) -> np.ndarray:
     """Per-step Top-K thresholds beta_t from the training set (SNNCutoff's calibration).
 
-    For each t the candidates are `n_candidates` evenly spaced values in [0, max gap at t); beta_t is the
-    smallest candidate whose exited samples (gap > candidate) are settled (`settled`) at a rate of at
-    least 1 - epsilon. Where no candidate qualifies (or no sample would exit), beta_t = +inf, so nothing
-    stops at t; at the last step this does not matter, since every sample stops at T.
+    beta_t is the smallest candidate whose exited samples (gap > candidate) are settled (`settled`) at a
+    rate of at least 1 - epsilon; nothing exiting never qualifies.
+
+    - `grid="snncutoff"` (SNNCutoff's code): one candidate grid for every step,
+      `m * G / n_candidates` for m = 0..n-1 with G the largest gap over all steps and samples; where no
+      candidate qualifies, the last one ((n-1)/n * G) is used.
+    - `grid="per_step"` (this project's earlier reading): each step's own grid over [0, max gap at t);
+      where none qualifies, beta_t = +inf, so nothing stops at t.
+    At the last step neither matters: every sample stops at T.
 
     Args:
         train_logits: per-step outputs on the training set `[T, N, C]`.
         train_labels: `[N]` labels.
         epsilon: tolerated share of unsettled exits, in [0, 1) (the paper uses 0 and 0.01).
-        n_candidates: number of candidate thresholds per step.
+        n_candidates: number of candidate thresholds (SNNCutoff: 100).
+        grid: "snncutoff" or "per_step".
 
     Returns:
         `[T]` float64 thresholds.
@@ -84,11 +98,17 @@ def calibrate_topk(
         raise ValueError(f"epsilon must be in [0, 1), got {epsilon}")
     if n_candidates < 1:
         raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
+    if grid not in CALIBRATION_GRIDS:
+        raise ValueError(f"grid must be one of {', '.join(CALIBRATION_GRIDS)}, got {grid!r}")
     gap = topk_gap(train_logits)  # [T, N]
     ok = settled(train_logits, train_labels)  # [T, N]
-    betas = np.full(gap.shape[0], np.inf)
+    shared = np.arange(n_candidates) * gap.max() / n_candidates  # [K]: 0, G/n, ..., (n-1)G/n
+    betas = np.full(gap.shape[0], np.inf if grid == "per_step" else shared[-1])
     for t in range(gap.shape[0]):
-        candidates = np.linspace(0.0, gap[t].max(), n_candidates, endpoint=False)  # [K], ascending
+        if grid == "per_step":
+            candidates = np.linspace(0.0, gap[t].max(), n_candidates, endpoint=False)  # [K], ascending
+        else:
+            candidates = shared
         exited = gap[t][None, :] > candidates[:, None]  # [K, N]
         n_exited = exited.sum(axis=1)
         n_settled = (exited & ok[t][None, :]).sum(axis=1)
@@ -107,11 +127,12 @@ def topk_calibrated_exit(
     train_labels: np.ndarray,
     epsilon: float,
     n_candidates: int = 100,
+    grid: str = "snncutoff",
 ) -> ExitDecision:
     """Top-K cutoff with the thresholds `calibrate_topk` fits on the training outputs."""
     if train_logits.shape[0] != logits.shape[0]:
         raise ValueError(f"train_logits have T = {train_logits.shape[0]}, logits T = {logits.shape[0]}")
-    return topk_exit(logits, calibrate_topk(train_logits, train_labels, epsilon, n_candidates))
+    return topk_exit(logits, calibrate_topk(train_logits, train_labels, epsilon, n_candidates, grid))
 
 
 def entropy_score(running: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -134,7 +155,8 @@ def entropy_exit(
 ) -> ExitDecision:
     """Stop at the first t whose entropy score (`entropy_score`) exceeds `threshold`, otherwise at T.
 
-    As SEENN-I, the released code scores the running sum (temperature 8 for converted SNNs).
+    The released code scores the running sum with no temperature, for directly trained and converted
+    SNNs alike (its temperature of 8 belongs to SEENN-I's confidence of converted SNNs only).
     """
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
@@ -159,7 +181,7 @@ def oracle_exit(logits: np.ndarray, labels: np.ndarray) -> ExitDecision:
     return _decide(accumulate(logits), oracle_steps(logits, labels))
 
 
-def cutoff_rows(
+def cutoff_points(
     test_logits: np.ndarray,
     test_labels: np.ndarray,
     train_logits: np.ndarray | None,
@@ -170,17 +192,18 @@ def cutoff_rows(
     entropy_temperature: float = 1.0,
     accumulate_mode: str = "sum",
     n_candidates: int = 100,
-) -> pd.DataFrame:
-    """Sweep rows of the SNNCutoff policies on the test set, in sweep.csv's columns.
+    calibration_grid: str = "snncutoff",
+) -> list[Point]:
+    """The SNNCutoff policies' operating points on the test set.
 
-    Rows: `topk` (param = beta), `topk_calibrated` (param = epsilon; thresholds fitted on the training
-    outputs, rows left out when `train_logits` is None), `entropy` (param = threshold) and one `oracle`
-    row (param = 0). Each grid is sorted and de-duplicated; accuracy is a fraction.
+    Points: `topk` (param = beta), `topk_calibrated` (param = epsilon; thresholds fitted on the training
+    outputs, left out when `train_logits` is None), `entropy` (param = threshold) and one `oracle` point
+    (param = 0). Each grid is sorted and de-duplicated.
     """
-    rows = []
+    rows: list[Point] = []
 
     def add(policy: str, param: float, decision: ExitDecision) -> None:
-        rows.append((policy, float(param), decision.accuracy(test_labels), decision.avg_timesteps()))
+        rows.append(Point(policy, float(param), decision))
 
     for beta in sorted(set(float(b) for b in topk_betas)):
         add("topk", beta, topk_exit(test_logits, beta))
@@ -188,9 +211,16 @@ def cutoff_rows(
         if train_labels is None:
             raise ValueError("train_logits were given without train_labels")
         for epsilon in sorted(set(float(e) for e in epsilons)):
-            add("topk_calibrated", epsilon,
-                topk_calibrated_exit(test_logits, train_logits, train_labels, epsilon, n_candidates))
+            decision = topk_calibrated_exit(
+                test_logits, train_logits, train_labels, epsilon, n_candidates, calibration_grid
+            )
+            add("topk_calibrated", epsilon, decision)
     for threshold in sorted(set(float(h) for h in entropy_thresholds)):
         add("entropy", threshold, entropy_exit(test_logits, threshold, accumulate_mode, entropy_temperature))
     add("oracle", 0.0, oracle_exit(test_logits, test_labels))
-    return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
+    return rows
+
+
+def cutoff_rows(test_logits: np.ndarray, test_labels: np.ndarray, *args, **kwargs) -> pd.DataFrame:
+    """`cutoff_points` as sweep.csv lines (`pipeline.exits.points.POINT_COLUMNS`)."""
+    return points_table(cutoff_points(test_logits, test_labels, *args, **kwargs), test_labels)

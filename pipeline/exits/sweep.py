@@ -10,9 +10,32 @@ import pandas as pd
 
 from pipeline.core.config import SweepParams
 from pipeline.core.errors import StageError
-from pipeline.exits.metrics import aet, empirical_aet
-from pipeline.exits.cutoff import cutoff_rows
-from pipeline.exits.policies import SWEEP_COLUMNS, fixed_exit, seenn1_exit
+from pipeline.exits.metrics import aet, correct_per_timestep, empirical_aet, first_correct_step
+from pipeline.exits.cutoff import cutoff_points
+from pipeline.exits.points import Point, decisions_arrays, points_table
+from pipeline.exits.policies import SWEEP_COLUMNS, fixed_exit, seenn1_exit  # noqa: F401 (SWEEP_COLUMNS re-exported)
+from pipeline.exits.stats import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED
+
+
+def seenn1_points(
+    logits: np.ndarray, alphas: Sequence[float], accumulate: str = "sum", temperature: float = 1.0
+) -> list[Point]:
+    """Fixed-T points (param = T, every T) and SEENN-I points (param = alpha, sorted, unique)."""
+    T = logits.shape[0]
+    points = [Point("fixed", float(t), fixed_exit(logits, t)) for t in range(1, T + 1)]
+    alphas = sorted(set(float(a) for a in alphas))
+    return points + [Point("seenn1", a, seenn1_exit(logits, a, accumulate, temperature)) for a in alphas]
+
+
+def exit_shares_table(points: Sequence[Point], T: int) -> pd.DataFrame:
+    """SEENN-I's share of inputs stopping at each t (the Figure 4 pies): policy, param, t, share."""
+    rows = [
+        ("seenn1", p.param, t + 1, float(s))
+        for p in points
+        if p.policy == "seenn1"
+        for t, s in enumerate(p.decision.exit_shares(T))
+    ]
+    return pd.DataFrame(rows, columns=["policy", "param", "t", "share"])
 
 
 def sweep_rows(
@@ -22,30 +45,37 @@ def sweep_rows(
     accumulate: str = "sum",
     temperature: float = 1.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fixed-T rows (param = T, every T) and SEENN-I rows (param = alpha, sorted, unique).
-
-    Returns `(sweep, shares)`: sweep has columns policy,param,accuracy,avg_timesteps (accuracy a
-    fraction); shares has policy,param,t,share, the fraction of inputs stopping at each t.
-    """
-    T = logits.shape[0]
-    rows, shares = [], []
-    for t in range(1, T + 1):
-        d = fixed_exit(logits, t)
-        rows.append(("fixed", float(t), d.accuracy(labels), d.avg_timesteps()))
-    for alpha in sorted(set(float(a) for a in alphas)):
-        d = seenn1_exit(logits, alpha, accumulate, temperature)
-        rows.append(("seenn1", alpha, d.accuracy(labels), d.avg_timesteps()))
-        shares += [("seenn1", alpha, t + 1, float(s)) for t, s in enumerate(d.exit_shares(T))]
-    return (
-        pd.DataFrame(rows, columns=SWEEP_COLUMNS),
-        pd.DataFrame(shares, columns=["policy", "param", "t", "share"]),
-    )
+    """`(sweep, shares)` of the fixed-T and SEENN-I points: sweep.csv lines (`POINT_COLUMNS`, accuracy a
+    fraction, with intervals) and exit_shares.csv lines."""
+    points = seenn1_points(logits, alphas, accumulate, temperature)
+    return points_table(points, labels), exit_shares_table(points, logits.shape[0])
 
 
-def aet_summary(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def aet_summary(logits: np.ndarray, labels: np.ndarray, samples: int = BOOTSTRAP_SAMPLES) -> dict[str, float]:
+    """AET (eq. 4) and empirical AET (eq. 13) with 95 % intervals from a bootstrap over the test inputs
+    (AET is a function of the correct counts, not a mean of per-input values), and T."""
+    correct = correct_per_timestep(logits, labels).astype(np.float64)  # [T, N]
+    first = first_correct_step(logits, labels).astype(np.float64)  # [N]
+    T, n = correct.shape
+    steps = np.arange(1, T + 1, dtype=np.float64)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    draws = []
+    for start in range(0, samples, 250):  # each resample as multiplicities w [k, N] of the inputs
+        w = np.stack(
+            [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(min(250, samples - start))]
+        )
+        counts = w @ correct.T  # [k, T]: c[t] of each resample
+        newly = np.diff(counts, axis=1, prepend=0.0)
+        aet_k = (newly @ steps + T * (n - counts[:, -1])) / n  # eq. 4 on each resample
+        draws.append(np.stack([aet_k, w @ first / n], axis=1))
+    low, high = np.quantile(np.concatenate(draws), [0.025, 0.975], axis=0)
     return {
         "aet": aet(logits, labels),
+        "aet_low": float(low[0]),
+        "aet_high": float(high[0]),
         "empirical_aet": empirical_aet(logits, labels),
+        "empirical_aet_low": float(low[1]),
+        "empirical_aet_high": float(high[1]),
         "T": int(logits.shape[0]),
     }
 
@@ -55,9 +85,10 @@ class RunSweep:
     """Everything the sweep stage writes for one run folder."""
 
     run: str  # the run's name (run.json)
-    table: pd.DataFrame  # sweep.csv: every policy's operating points
+    table: pd.DataFrame  # sweep.csv: every policy's operating points, with intervals
     shares: pd.DataFrame  # exit_shares.csv: SEENN-I's share of inputs stopping at each t
-    summary: dict  # aet.json: AET, empirical AET, T
+    summary: dict  # aet.json: AET, empirical AET (with intervals), T
+    decisions: dict[str, np.ndarray]  # decisions.npz: every point's per-input exit steps and correctness
 
 
 def load_logits(run_dir: Path) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -77,12 +108,12 @@ def sweep_run(run_dir: Path, settings: SweepParams, alpha: float) -> RunSweep:
     logits, labels, meta = load_logits(run_dir)
     conversion = meta["method"] == "conversion"
     temperature = settings.conversion_temperature if conversion else settings.direct_temperature
-    table, shares = sweep_rows(logits, labels, [*settings.alphas, alpha], settings.accumulate, temperature)
+    points = seenn1_points(logits, [*settings.alphas, alpha], settings.accumulate, temperature)
     train_logits, train_labels = None, None
     if (run_dir / "train_logits.npz").is_file():
         with np.load(run_dir / "train_logits.npz") as z:
             train_logits, train_labels = z["logits"], z["labels"]
-    cutoff = cutoff_rows(
+    points += cutoff_points(
         logits,
         labels,
         train_logits,
@@ -90,8 +121,14 @@ def sweep_run(run_dir: Path, settings: SweepParams, alpha: float) -> RunSweep:
         settings.topk_betas,
         settings.cutoff_epsilons,
         settings.entropy_thresholds,
-        temperature,
+        settings.entropy_temperature,  # the released entropy rule has no temperature, converted nets too
         settings.accumulate,
+        calibration_grid=settings.calibration_grid,
     )
-    table = pd.concat([table, cutoff], ignore_index=True)
-    return RunSweep(meta["run"], table, shares, aet_summary(logits, labels))
+    return RunSweep(
+        meta["run"],
+        points_table(points, labels),
+        exit_shares_table(points, logits.shape[0]),
+        aet_summary(logits, labels),
+        decisions_arrays(points, labels),
+    )

@@ -9,8 +9,12 @@ Counting conventions (stated here so a reader can check every figure):
   border), `out_features` for a linear layer. IF neurons of converted nets emit the value `threshold`;
   that scale is folded into the next layer's weights once, so such a spike is still one event and one
   AC per synapse.
-- Any other layer (the first layer on analog pixels or event counts, a layer after average pooling or
-  global pooling, whose input is no longer binary) performs its dense MAC count at every step it runs.
+- A layer whose input is not a neuron's output but holds only non-negative integers on every input
+  (spike counts: SEW-ResNet's ADD of two spike tensors gives 0, 1, 2, ...; event-camera frames hold event
+  counts; a max-pool of spikes is still 0/1) is event-driven too: a count k is k spikes, so it triggers k
+  accumulates per synapse it reaches.
+- Any other layer (the first layer on analog pixels, a layer after average pooling or global pooling,
+  whose input holds fractions) performs its dense MAC count at every step it runs.
 - Each input is charged for its own number of timesteps (its exit step): steps after its exit are not
   counted. SEENN-II adds its policy network, an ANN run once per input, as dense MACs.
 
@@ -39,28 +43,34 @@ class LayerActivity:
     """What one Conv2d / Linear did for every input and step of a full-T forward."""
 
     name: str  # module name in the model, e.g. "layers.0.conv1.body.0"
-    spiking_input: bool  # fed by a spiking neuron's output: its operations are accumulates
+    input_kind: str  # "spikes" (a neuron's output), "counts" (non-negative integers) or "analog"
     dense_ops: int  # MACs per input and step if every input element were used
     input_size: int  # input elements per input and step
-    events: np.ndarray  # [T, N] int64 nonzero input elements (spikes) per step and input
+    events: np.ndarray  # [T, N] int64 input events per step and input: spikes, or the sum of the counts
     ops: np.ndarray  # [T, N] int64 operations per step and input: dense MACs, or ACs the events trigger
 
+    @property
+    def spiking_input(self) -> bool:
+        """Event-driven input (spikes or counts): the layer's operations are accumulates."""
+        return self.input_kind != "analog"
 
-def _fan_out_ops(module: nn.Module, nonzero: torch.Tensor) -> torch.Tensor:
-    """Accumulates triggered by the nonzero inputs `[M, ...]` of `module`, per row `[M]` (exact counts).
 
-    Conv2d: a ones-kernel convolution counts, for every output position and group, the nonzero inputs in
-    its window; each of them is accumulated into the group's `C_out / groups` channels.
+def _fan_out_ops(module: nn.Module, events: torch.Tensor) -> torch.Tensor:
+    """Accumulates triggered by the input events `[M, ...]` of `module` (1 per spike, k per count k), per
+    row `[M]` (exact counts).
+
+    Conv2d: a ones-kernel convolution sums, for every output position and group, the events in its
+    window; each of them is accumulated into the group's `C_out / groups` channels.
     """
     if isinstance(module, nn.Linear):
-        return nonzero.flatten(1).sum(dim=1) * module.out_features
+        return events.flatten(1).sum(dim=1).round().to(torch.long) * module.out_features
     ones = torch.ones(
         (module.groups, module.in_channels // module.groups, *module.kernel_size),
         dtype=torch.float64,
-        device=nonzero.device,
+        device=events.device,
     )
     counts = F.conv2d(
-        nonzero.to(torch.float64), ones, stride=module.stride, padding=module.padding,
+        events.to(torch.float64), ones, stride=module.stride, padding=module.padding,
         dilation=module.dilation, groups=module.groups,
     )  # [M, groups, H_out, W_out]
     per_group = module.out_channels // module.groups
@@ -87,10 +97,11 @@ def measure_activity(
     x = torch.as_tensor(x)
     layers = {name: m for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
     spike_outputs: dict[int, torch.Tensor] = {}  # storage address -> neuron output, kept alive (no reuse)
-    kinds: dict[str, bool] = {}
+    kinds: dict[str, set[str]] = {name: set() for name in layers}  # the input kind seen in each batch
     sizes: dict[str, tuple[int, int]] = {}  # name -> (dense ops, input elements) per input and step
-    events: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
-    ops: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    events: dict[str, list[torch.Tensor]] = {name: [] for name in layers}  # per batch [T, n]
+    event_ops: dict[str, list[torch.Tensor]] = {name: [] for name in layers}  # per batch [T, n]; None: analog
+    nonzero_counts: dict[str, list[torch.Tensor]] = {name: [] for name in layers}  # per batch [T, n]
     n_batch = 0
 
     def on_spikes(module, inputs, output):
@@ -99,18 +110,25 @@ def measure_activity(
     def on_layer(name):
         def hook(module, inputs, output):
             inp = inputs[0]  # [T*n, C, H, W] (merged time) or [T, n, F]
-            spiking = inp.untyped_storage().data_ptr() in spike_outputs
-            kinds[name] = kinds.get(name, spiking) and spiking
             rows = T * n_batch
             per_step = inp.numel() // rows
-            dense = output.numel() // rows * module.weight[0].numel()
-            sizes[name] = (dense, per_step)
-            nonzero = (inp != 0).reshape(rows, *inp.shape[2:] if inp.dim() == 3 else inp.shape[1:])
-            events[name].append(nonzero.flatten(1).sum(dim=1).view(T, n_batch).cpu())
-            if spiking:
-                ops[name].append(_fan_out_ops(module, nonzero).view(T, n_batch).cpu())
+            sizes[name] = (output.numel() // rows * module.weight[0].numel(), per_step)
+            flat = inp.reshape(rows, *inp.shape[2:] if inp.dim() == 3 else inp.shape[1:])  # [T*n, ...]
+            nonzero = flat != 0
+            nonzero_counts[name].append(nonzero.flatten(1).sum(dim=1).view(T, n_batch).cpu())
+            if inp.untyped_storage().data_ptr() in spike_outputs:
+                kind, ev = "spikes", nonzero  # 1 event per spike (an IF spike carries V: folded into weights)
+            elif bool(((flat >= 0) & (flat == torch.round(flat))).all()):
+                kind, ev = "counts", flat  # a count k is k events
             else:
-                ops[name].append(torch.full((T, n_batch), dense, dtype=torch.long))
+                kind, ev = "analog", None
+            kinds[name].add(kind)
+            if ev is None:
+                events[name].append(None)
+                event_ops[name].append(None)
+                return
+            events[name].append(ev.flatten(1).sum(dim=1).round().to(torch.long).view(T, n_batch).cpu())
+            event_ops[name].append(_fan_out_ops(module, ev).view(T, n_batch).cpu())
 
         return hook
 
@@ -129,17 +147,26 @@ def measure_activity(
         for handle in handles:
             handle.remove()
     return [
-        LayerActivity(
-            name=name,
-            spiking_input=kinds[name],
-            dense_ops=sizes[name][0],
-            input_size=sizes[name][1],
-            events=torch.cat(events[name], dim=1).numpy().astype(np.int64),
-            ops=torch.cat(ops[name], dim=1).numpy().astype(np.int64),
-        )
+        _activity(name, kinds[name], sizes[name], events[name], event_ops[name], nonzero_counts[name])
         for name in layers
-        if name in kinds
+        if kinds[name]
     ]
+
+
+def _activity(
+    name: str, kinds: set[str], size: tuple[int, int], events: list, event_ops: list, nonzero: list
+) -> LayerActivity:
+    """One layer's activity from its per-batch records: a neuron's output in every batch is spikes, only
+    non-negative integers in every batch are counts, anything else (one analog batch) is analog."""
+    kind = "spikes" if kinds == {"spikes"} else "counts" if kinds <= {"spikes", "counts"} else "analog"
+    dense, input_size = size
+    if kind == "analog":
+        ev = torch.cat(nonzero, dim=1)  # [T, N] nonzero inputs, for reference only
+        ops = torch.full_like(ev, dense)
+    else:
+        ev, ops = torch.cat(events, dim=1), torch.cat(event_ops, dim=1)
+    events_, ops_ = ev.numpy().astype(np.int64), ops.numpy().astype(np.int64)
+    return LayerActivity(name, kind, dense, input_size, events_, ops_)
 
 
 @dataclass(frozen=True)
@@ -164,9 +191,9 @@ class EnergyReport:
 
 LAYER_COLUMNS = [
     "layer",  # module name, or "policy" (SEENN-II's policy network)
-    "input",  # "spikes" (accumulates) or "analog" (MACs)
+    "input",  # "spikes" or "counts" (accumulates), or "analog" (MACs)
     "dense_ops",  # MACs per input and step if every input element were used
-    "firing_rate",  # share of input elements that are spikes, over the steps run (NaN for analog input)
+    "firing_rate",  # input events per input element and step, over the steps run (NaN for analog input)
     "ops_per_image",  # operations per image over its own steps (MACs or ACs)
     "mac_pj",  # MAC energy per image, pJ
     "ac_pj",  # AC energy per image, pJ
@@ -204,7 +231,7 @@ def energy_per_image(
         rate = float((layer.events * ran).sum()) / (float(ran.sum()) * layer.input_size)
         mac = 0.0 if layer.spiking_input else ops * e_mac
         ac = ops * e_ac if layer.spiking_input else 0.0
-        kind = "spikes" if layer.spiking_input else "analog"
+        kind = layer.input_kind
         rate = rate if layer.spiking_input else np.nan
         rows.append((layer.name, kind, layer.dense_ops, rate, ops, mac, ac, mac + ac))
     if policy_macs:

@@ -82,6 +82,7 @@ def measure_policies(
                 ac_pj=energy.ac_pj,
                 batch_size=batch_size,
                 device=device,
+                n_test=len(target.labels),
             )
         )
         tagged = energy.layers.assign(run=target.run, policy=point.policy_name, param=float(point.param))

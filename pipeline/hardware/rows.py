@@ -24,3 +24,4 @@ class HardwareRow:
     ac_pj: float  # of which accumulates (spike-driven layers), pJ
     batch_size: int  # inputs computed together
     device: str  # "cpu" or "cuda"
+    n_test: int = 0  # test inputs measured (the accuracy's sample size)

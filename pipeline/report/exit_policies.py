@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from pipeline.report.figures import panel_grid
 from pipeline.report.markdown import NO_VALUE, pipe_table
+from pipeline.exits.stats import paired_bootstrap
 from pipeline.report.results import RunResult
 
 TITLE = "Exit policies at matched accuracy: average timesteps to stay within 0.1 / 0.5 / 1 point of full T"
@@ -49,8 +50,18 @@ TIDY_COLUMNS = [
     "status",
     "param",
     "accuracy",
+    "accuracy_low",
+    "accuracy_high",
     "avg_timesteps",
     "reduction",
+    "delta_timesteps_vs_seenn1",  # this point's average timesteps minus SEENN-I's at the same target
+    "delta_timesteps_low",  # its 95 % paired-bootstrap interval over the test inputs
+    "delta_timesteps_high",
+    "significant_vs_seenn1",  # the interval excludes 0 (NaN where there is nothing to compare)
+    "delta_accuracy_vs_full",  # accuracy minus the full-T accuracy, points (paired bootstrap below)
+    "delta_accuracy_low",
+    "delta_accuracy_high",
+    "significant_vs_full",
 ]
 _ROUTES = {"direct": "direct training", "conversion": "ANN-SNN conversion"}
 _TOL = 1e-9  # accuracy comparisons (fractions); sweep.csv stores 6 significant digits
@@ -92,8 +103,9 @@ def comparison(runs: Sequence[RunResult], drops_pts: Sequence[float] = DROPS_PTS
         policies = policy_order(run.sweep["policy"].unique())
         for drop in drops_pts:
             target = full - drop / 100.0
+            matched = {policy: matched_point(run.policy_rows(policy), target) for policy in policies}
             for policy in policies:
-                point = matched_point(run.policy_rows(policy), target)
+                point = matched[policy]
                 row = {
                     "run": run.run,
                     "model": run.paper_model,
@@ -120,10 +132,34 @@ def comparison(runs: Sequence[RunResult], drops_pts: Sequence[float] = DROPS_PTS
                         param=float(point["param"]),
                         avg_timesteps=avg,
                         accuracy=100.0 * float(point["accuracy"]),
+                        accuracy_low=100.0 * float(point.get("accuracy_low", math.nan)),
+                        accuracy_high=100.0 * float(point.get("accuracy_high", math.nan)),
                         reduction=run.T / avg,
+                        **_paired(run, policy, point, matched.get("seenn1")),
                     )
                 rows.append(row)
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
+
+
+def _paired(run: RunResult, policy: str, point: pd.Series, seenn1: pd.Series | None) -> dict:
+    """Paired bootstraps over the run's test inputs: this point's average timesteps against SEENN-I's
+    matched point at the same target, and its accuracy against the full-T SNN's (points)."""
+    out: dict = {}
+    mine = run.decisions.find(policy, float(point["param"])) if run.decisions is not None else None
+    if mine is None:
+        return out
+    steps, correct = mine
+    reference = run.decisions.find("seenn1", float(seenn1["param"])) if seenn1 is not None else None
+    if reference is not None and policy != "seenn1":
+        diff = paired_bootstrap(steps, reference[0])
+        out.update(delta_timesteps_vs_seenn1=diff.estimate, delta_timesteps_low=diff.low,
+                   delta_timesteps_high=diff.high, significant_vs_seenn1=diff.significant)
+    full = run.decisions.find("fixed", float(run.T))
+    if full is not None and policy != "fixed":
+        diff = paired_bootstrap(correct, full[1])
+        out.update(delta_accuracy_vs_full=100 * diff.estimate, delta_accuracy_low=100 * diff.low,
+                   delta_accuracy_high=100 * diff.high, significant_vs_full=diff.significant)
+    return out
 
 
 # --- Markdown -------------------------------------------------------------------------------------------
@@ -141,13 +177,20 @@ _PARAM_NAMES = {
 
 
 def _cell(row: pd.Series) -> str:
-    """`2.20 (1.82x) · 94.95% at β=2`: average timesteps, reduction, accuracy, operating point."""
+    """`2.20 (1.82x) · 94.95±1.8% at β=2 ≈`: average timesteps, reduction, accuracy (± half its 95 %
+    interval), operating point, and ≈ where the average timesteps do not differ from SEENN-I's beyond
+    noise."""
     if row["status"] != "reached":
         return "not reached"
-    text = f"{row['avg_timesteps']:.2f} ({row['reduction']:.2f}x) · {row['accuracy']:.2f}%"
-    if row["policy"] == "oracle":
-        return text
-    return f"{text} at {_PARAM_NAMES.get(row['policy'], 'param')}={row['param']:g}"
+    accuracy = f"{row['accuracy']:.2f}"
+    if not (math.isnan(row["accuracy_low"]) or math.isnan(row["accuracy_high"])):
+        accuracy += f"±{(row['accuracy_high'] - row['accuracy_low']) / 2:.1f}"
+    text = f"{row['avg_timesteps']:.2f} ({row['reduction']:.2f}x) · {accuracy}%"
+    if row["policy"] != "oracle":
+        text += f" at {_PARAM_NAMES.get(row['policy'], 'param')}={row['param']:g}"
+    if row["significant_vs_seenn1"] is False or row["significant_vs_seenn1"] == 0:
+        text += " ≈"
+    return text
 
 
 def _run_section(tidy: pd.DataFrame) -> list[str]:
@@ -175,7 +218,12 @@ def comparison_notes(drops_pts: Sequence[float] = DROPS_PTS) -> list[str]:
         "Cells: average timesteps per test input of the cheapest operating point reaching the target, "
         "(T / average timesteps), then its accuracy and its parameter (T: fixed steps, α: SEENN-I "
         "confidence, β: SEENN-II penalty or Top-K gap, ε: calibration tolerance, h: entropy-score "
-        "threshold); 'not reached': no point of that policy's grid reaches the target.",
+        "threshold); 'not reached': no point of that policy's grid reaches the target. ± is half the "
+        "accuracy's 95 % Wilson interval over the test inputs.",
+        "≈: this cell's average timesteps do not differ from SEENN-I's cell at the same target beyond "
+        "noise (a paired bootstrap over the test inputs, 95 %, in the CSV as delta_timesteps_vs_seenn1 "
+        "with its interval); unmarked cells differ significantly. The CSV also holds each point's "
+        "accuracy difference from the full-T SNN with its paired interval (delta_accuracy_vs_full).",
         "A policy's points are only those of its sweep grid, so a finer grid can only lower its cell.",
         "Top-K: stop when the gap between the two largest summed logits exceeds beta; calibrated Top-K "
         "fits one beta per step on the training set so that at most epsilon of the exits are unsettled.",

@@ -6,6 +6,7 @@ it, `figure3(table)` draws it on a `matplotlib.figure.Figure` (no pyplot state).
 policy with the same run's fixed-T SNN at its full T.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict
 
@@ -15,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from pipeline.exits.stats import wilson_interval
 from pipeline.hardware.rows import HardwareRow
 from pipeline.report.files import ReportFile
 from pipeline.report.markdown import pipe_table
@@ -24,7 +26,14 @@ _POLICY_ORDER = {"fixed": 0, "seenn1": 1, "seenn2": 2}
 _COLORS = {"fixed": "tab:orange", "seenn1": "tab:blue", "seenn2": "tab:green"}
 
 
-TABLE_COLUMNS = [*HardwareRow.__dataclass_fields__, "speedup", "latency_ratio", "energy_ratio"]
+TABLE_COLUMNS = [
+    *HardwareRow.__dataclass_fields__,
+    "accuracy_low",  # 95 % Wilson interval of the accuracy
+    "accuracy_high",
+    "speedup",
+    "latency_ratio",
+    "energy_ratio",
+]
 
 
 def hardware_table(rows: Sequence[HardwareRow]) -> pd.DataFrame:
@@ -43,11 +52,23 @@ def hardware_table(rows: Sequence[HardwareRow]) -> pd.DataFrame:
     table["speedup"] = fixed_latency / table["latency_ms"]
     table["latency_ratio"] = table["latency_ms"] / fixed_latency
     table["energy_ratio"] = table["energy_pj"] / fixed_energy
+    ends = [
+        wilson_interval(int(round(a * n)), int(n)) if n > 0 else (math.nan, math.nan)
+        for a, n in zip(table["accuracy"], table["n_test"])
+    ]
+    table["accuracy_low"], table["accuracy_high"] = [e[0] for e in ends], [e[1] for e in ends]
     order = table["policy"].map(_POLICY_ORDER).fillna(len(_POLICY_ORDER))
     run_order = {run: i for i, run in enumerate(dict.fromkeys(table["run"]))}
     table = table.assign(_r=table["run"].map(run_order), _p=order)
     table = table.sort_values(["_r", "_p", "param"], kind="stable")  # runs as given, then fixed, I, II
     return table.drop(columns=["_r", "_p"]).reset_index(drop=True)[TABLE_COLUMNS]
+
+
+def _accuracy(r) -> str:
+    """`97.04±1.43`: accuracy in % with half its 95 % Wilson interval."""
+    if math.isnan(r.accuracy_low):
+        return f"{100 * r.accuracy:.2f}"
+    return f"{100 * r.accuracy:.2f}±{50 * (r.accuracy_high - r.accuracy_low):.2f}"
 
 
 def policy_label(policy: str, param: float) -> str:
@@ -83,7 +104,7 @@ def to_markdown(table: pd.DataFrame, title: str = TITLE) -> str:
             r.run,
             r.dataset,
             policy_label(r.policy, r.param),
-            f"{100 * r.accuracy:.2f}",
+            _accuracy(r),
             f"{r.avg_timesteps:.3f}",
             f"{r.latency_ms:.4f}",
             f"{r.throughput:,.0f}",

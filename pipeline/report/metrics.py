@@ -10,11 +10,19 @@ from pipeline.core.errors import StageError
 from pipeline.report.results import RunResult
 
 
+def _pm(rows, accuracy: float) -> float:
+    """Half the width of the 95 % interval of an accuracy, in points (NaN when the sweep has none)."""
+    if "accuracy_low" not in rows.columns:
+        return float("nan")
+    return round(50 * (float(rows.accuracy_high.iloc[0]) - float(rows.accuracy_low.iloc[0])), 2)
+
+
 def headline_metrics(runs: Sequence[RunResult], alpha: float, beta: float) -> dict:
     """Per run, the few numbers worth a column in `dvc exp show` (accuracies in %, 2 decimals; average
     timesteps and AET, 3 decimals): `acc` at full T, SEENN-I's `s1_acc` and `s1_T` at the headline
-    alpha, SEENN-II's `s2_acc` and `s2_T` at the headline beta (runs with a policy), and `aet`. The alpha
-    and beta themselves are params, which `dvc exp show` lists beside."""
+    alpha, SEENN-II's `s2_acc` and `s2_T` at the headline beta (runs with a policy), and `aet`; each
+    accuracy's `_pm` is half its 95 % Wilson interval over the test inputs. The alpha and beta
+    themselves are params, which `dvc exp show` lists beside."""
     out = {}
     for r in runs:
         s1 = r.policy_rows("seenn1")
@@ -23,15 +31,20 @@ def headline_metrics(runs: Sequence[RunResult], alpha: float, beta: float) -> di
             raise StageError(
                 f"{r.run}/sweep.csv has no SEENN-I row for alpha={alpha}: re-run its sweep stage"
             )
+        fixed = r.policy_rows("fixed")
+        full = fixed[fixed.param == r.T]
         row = {
             "acc": round(100 * float(r.accuracy_per_t[-1]), 2),
+            "acc_pm": _pm(full, float(r.accuracy_per_t[-1])),
             "s1_acc": round(100 * float(at.accuracy.iloc[0]), 2),
+            "s1_acc_pm": _pm(at, float(at.accuracy.iloc[0])),
             "s1_T": round(float(at.avg_timesteps.iloc[0]), 3),
         }
         s2 = r.policy_rows("seenn2")
         at2 = s2[s2.param == beta]
         if not at2.empty:
             row["s2_acc"] = round(100 * float(at2.accuracy.iloc[0]), 2)
+            row["s2_acc_pm"] = _pm(at2, float(at2.accuracy.iloc[0]))
             row["s2_T"] = round(float(at2.avg_timesteps.iloc[0]), 3)
         out[r.run] = {**row, "aet": round(r.aet, 3)}
     return out

@@ -57,8 +57,8 @@ _Cell = tuple[float | None, float | None] | None  # (accuracy %, timesteps); Non
 _LOST = "value lost in the text extraction (printed '· · ·')"
 _T1_GROUPING = "model assigned from the position of the multi-row label in the extraction"
 _T2_OPI = (
-    "doubtful: printed 'OPI [30]' but [30] is TET; its CIFAR-10 accuracies equal the QCFS row's and "
-    "its model group (ResNet-20 or ResNet-18) is unclear in the extraction"
+    "doubtful: printed 'OPI [30]' but [30] is TET, and its CIFAR-10 accuracies equal the QCFS row's; filed "
+    "under ResNet-18 because the extraction prints a group's label on its middle row (QCFS's)"
 )
 _T2_QCFS = "model printed as ResNet-18 beside this row in the extraction; grouping doubtful"
 _T4_MODEL = (
@@ -153,7 +153,9 @@ _TABLE1 = [
 
 # --- Table 2: ANN-SNN conversion, CIFAR --------------------------------------------------------------
 # The extraction prints "ResNet-20" / "Keshet-20" (sic) beside the first two rows and "ResNet-18" beside
-# QCFS; the first row also repeats "Calibration [14]" in its method cell (it is Opt. [13]'s row).
+# QCFS; the first row also repeats "Calibration [14]" in its method cell (it is Opt. [13]'s row). As in
+# Tables 1 and 3, a group's label sits on its middle row, so OPI, QCFS and SEENN-I form the ResNet-18
+# group and Opt. and Calibration the ResNet-20 one.
 _TABLE2 = [
     *_rows(2, "conversion", "ResNet-20", "Opt. [13]", {
         "cifar10": [(92.41, 16), (93.30, 32), (93.55, 64)],
@@ -163,7 +165,7 @@ _TABLE2 = [
         "cifar10": [(94.78, 32), (95.30, 64), (95.42, 128)],
         "cifar100": [None, None, None],
     }),
-    *_rows(2, "conversion", "ResNet-20", "OPI [30]", {
+    *_rows(2, "conversion", "ResNet-18", "OPI [30]", {
         "cifar10": [(75.44, 8), (90.43, 16), (94.82, 32)],
         "cifar100": [(23.09, 8), (52.34, 16), (67.18, 32)],
     }, row_note=_T2_OPI),

@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipeline.core.config import Params
 from pipeline.core.layout import report_inputs
+from pipeline.exits.points import Decisions, load_decisions
 
 RUN_KEYS = (
     "run",
@@ -58,6 +59,9 @@ class RunResult:
     exit_shares: pd.DataFrame  # exit_shares.csv: policy, param, t, share
     aet: float  # averaged earliest timestep, paper eq. 4
     empirical_aet: float  # empirical AET, paper eq. 13
+    aet_ci: tuple[float, float] | None = None  # 95 % bootstrap interval of the AET (aet.json)
+    empirical_aet_ci: tuple[float, float] | None = None  # ... of the empirical AET
+    decisions: Decisions | None = None  # per-input decisions of every point (decisions.npz), for paired tests
 
     @property
     def label(self) -> str:
@@ -171,6 +175,9 @@ def load_run(run_dir: Path) -> RunResult:
     aet = _read_json(aet_path, AET_KEYS)
     if int(aet["T"]) != T:
         raise ValueError(f"{aet_path}: T = {aet['T']} but run.json says T = {T}")
+    decisions = load_decisions(run_dir / "decisions.npz") if (run_dir / "decisions.npz").is_file() else None
+    if decisions is not None and decisions.exit_step.shape[1] != n_test:
+        raise ValueError(f"{run_dir / 'decisions.npz'}: {decisions.exit_step.shape[1]} inputs, not {n_test}")
     return RunResult(
         run=str(info["run"]),
         dataset=str(info["dataset"]),
@@ -188,7 +195,16 @@ def load_run(run_dir: Path) -> RunResult:
         exit_shares=exit_shares,
         aet=float(aet["aet"]),
         empirical_aet=float(aet["empirical_aet"]),
+        aet_ci=_interval(aet, "aet"),
+        empirical_aet_ci=_interval(aet, "empirical_aet"),
+        decisions=decisions,
     )
+
+
+def _interval(values: dict, key: str) -> tuple[float, float] | None:
+    if f"{key}_low" not in values or f"{key}_high" not in values:
+        return None
+    return float(values[f"{key}_low"]), float(values[f"{key}_high"])
 
 
 def load_runs(run_dirs: Sequence[Path]) -> list[RunResult]:
@@ -200,6 +216,7 @@ def attach_seenn2(runs: Sequence[RunResult], seenn2_dirs: Sequence[Path]) -> lis
     """Add the SEENN-II operating points of finetune folders (`seenn2.csv` + `seenn2.json` naming the
     `base_run`) to the sweep of the run they were finetuned from."""
     extra: dict[str, list[pd.DataFrame]] = {}
+    decisions: dict[str, list[Decisions]] = {}
     known = {r.run for r in runs}
     for folder in map(Path, seenn2_dirs):
         meta = _read_json(folder / "seenn2.json", ("base_run", "beta"))
@@ -208,12 +225,17 @@ def attach_seenn2(runs: Sequence[RunResult], seenn2_dirs: Sequence[Path]) -> lis
                 f"{folder / 'seenn2.json'}: base_run {meta['base_run']!r} is not among the runs given"
             )
         extra.setdefault(meta["base_run"], []).append(_read_csv(folder / "seenn2.csv", SWEEP_COLUMNS))
-    return [
-        dataclasses.replace(r, sweep=pd.concat([r.sweep, *extra[r.run]], ignore_index=True))
-        if r.run in extra
-        else r
-        for r in runs
-    ]
+        if (folder / "decisions.npz").is_file():
+            decisions.setdefault(meta["base_run"], []).append(load_decisions(folder / "decisions.npz"))
+    out = []
+    for r in runs:
+        if r.run in extra:
+            parts = [r.decisions, *decisions.get(r.run, [])] if r.decisions is not None else []
+            merged = Decisions.concat(parts) if len(parts) > 1 else r.decisions
+            sweep = pd.concat([r.sweep, *extra[r.run]], ignore_index=True)
+            r = dataclasses.replace(r, sweep=sweep, decisions=merged)
+        out.append(r)
+    return out
 
 
 def load_reported_runs(p: Params, runs: Path) -> list[RunResult]:

@@ -98,19 +98,23 @@ def _n_slots(spec: _OurRow, params: dict[str, Sequence]) -> int:
     return len(params[spec.policy])
 
 
-def _our_cell(run: RunResult, spec: _OurRow, param) -> tuple[float, float, str, str | None]:
-    """(accuracy %, timesteps, status, note) of one slot of our row in `run`."""
+def _our_cell(run: RunResult, spec: _OurRow, param) -> tuple[dict, str, str | None]:
+    """(values, status, note) of one slot of our row in `run`; values: accuracy % and timesteps with
+    their 95 % intervals (NaN when the sweep has none), as tidy columns."""
     rows = run.policy_rows(spec.policy)
     if rows.empty:
-        return math.nan, math.nan, "not run", f"{run.run}: no {spec.policy} rows in sweep.csv"
+        return {}, "not run", f"{run.run}: no {spec.policy} rows in sweep.csv"
     if spec.policy == "fixed" and param > run.T:
-        return math.nan, math.nan, "n/a", f"{run.run}: T = {param} exceeds the run's T = {run.T}"
+        return {}, "n/a", f"{run.run}: T = {param} exceeds the run's T = {run.T}"
     match = rows[np.isclose(rows["param"].to_numpy(dtype=np.float64), float(param))]
     if match.empty:
         # A requested alpha/beta missing from the sweep is a configuration error, not a table cell.
         raise ValueError(f"{run.run}: sweep.csv has no {spec.policy} row with param = {param}")
     row = match.iloc[0]
-    return 100.0 * float(row["accuracy"]), float(row["avg_timesteps"]), "", None
+    values = {"ours_accuracy": 100.0 * float(row["accuracy"]), "ours_timesteps": float(row["avg_timesteps"])}
+    for column, (tidy, scale) in INTERVALS.items():
+        values[tidy] = scale * float(row[column]) if column in row.index else math.nan
+    return values, "", None
 
 
 def _tidy_row(
@@ -139,6 +143,11 @@ def _tidy_row(
         "param": math.nan,
         "ours_accuracy": math.nan,
         "ours_timesteps": math.nan,
+        "ours_accuracy_low": math.nan,  # 95 % Wilson interval of our accuracy (%)
+        "ours_accuracy_high": math.nan,
+        "ours_timesteps_low": math.nan,  # 95 % interval of our average timesteps (fixed T: T itself)
+        "ours_timesteps_high": math.nan,
+        "n_test": math.nan,  # test inputs behind our number
         "paper_accuracy": math.nan,
         "paper_timesteps": math.nan,
         "status": None,
@@ -198,14 +207,14 @@ def _our_slots(
             values["status"] = "n/a"
         else:
             param = slot_params[slot - 1]
-            accuracy, timesteps, status, why = _our_cell(run, spec, param)
+            ours, status, why = _our_cell(run, spec, param)
             has_paper = row is not None and (row.accuracy is not None or row.timesteps is not None)
             values.update(
                 run=run.run,
                 policy=spec.policy,
                 param=float(param),
-                ours_accuracy=accuracy,
-                ours_timesteps=timesteps,
+                n_test=run.n_test,
+                **ours,
                 note=_join_notes(values["note"], why),
                 status=status or ("compared" if has_paper else "ours"),
             )
@@ -282,6 +291,20 @@ def _section_rows(
 
 def _nan(value: float | None) -> float:
     return math.nan if value is None else float(value)
+
+
+def _end(run: RunResult | None, interval: str, which: int) -> float:
+    ci = None if run is None else getattr(run, interval)
+    return math.nan if ci is None else float(ci[which])
+
+
+# sweep.csv interval columns -> (tidy column, scale to the tidy tables' units: accuracy in %)
+INTERVALS = {
+    "accuracy_low": ("ours_accuracy_low", 100.0),
+    "accuracy_high": ("ours_accuracy_high", 100.0),
+    "avg_timesteps_low": ("ours_timesteps_low", 1.0),
+    "avg_timesteps_high": ("ours_timesteps_high", 1.0),
+}
 
 
 _TEXT_COLUMNS = (
@@ -456,7 +479,11 @@ def _aet_row(
         "T": int(T),
         "run": None if run is None else run.run,
         "ours_aet": math.nan if run is None else run.aet,
+        "ours_aet_low": _end(run, "aet_ci", 0),  # 95 % bootstrap interval over the test inputs
+        "ours_aet_high": _end(run, "aet_ci", 1),
         "ours_empirical_aet": math.nan if run is None else run.empirical_aet,
+        "ours_empirical_aet_low": _end(run, "empirical_aet_ci", 0),
+        "ours_empirical_aet_high": _end(run, "empirical_aet_ci", 1),
         "paper_aet": paper_aet,
         "paper_empirical_aet": paper_empirical,
         "status": status,

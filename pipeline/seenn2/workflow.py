@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from pipeline.core.atomic import write_atomic, write_json_atomic
@@ -13,7 +12,8 @@ from pipeline.core.config import Params, candidate_steps
 from pipeline.core.errors import StageError
 from pipeline.core.provenance import provenance
 from pipeline.data.prepared import example_input, to_sequence
-from pipeline.exits.policies import SWEEP_COLUMNS, chosen_exit, fixed_exit
+from pipeline.exits.points import Point, decisions_arrays, points_table
+from pipeline.exits.policies import chosen_exit, fixed_exit
 from pipeline.seenn2.finetune import finetune_policy
 from pipeline.seenn2.policy import policy_input
 from pipeline.snn.networks import build_direct_snn
@@ -43,9 +43,8 @@ def finetune_run(p: Params, run: str, base: Path, out: Path, beta: float) -> dic
             return None
         labels = data.y_test
         decision = chosen_exit(logits, choice)
-        row = pd.DataFrame(
-            [("seenn2", beta, decision.accuracy(labels), decision.avg_timesteps())], columns=SWEEP_COLUMNS
-        )
+        point = Point("seenn2", beta, decision)
+        row = points_table([point], labels)
         x0 = example_input(data.info)
         policy_macs = macs_per_input(policy.cpu(), policy_input(x0, data.info, p.seenn2.policy_input_size))
         snn_macs = macs_per_input(snn.cpu(), to_sequence(x0, data.info, 1))
@@ -60,6 +59,8 @@ def finetune_run(p: Params, run: str, base: Path, out: Path, beta: float) -> dic
             ),
         )
         write_atomic(out / "seenn2.csv", lambda tmp: row.to_csv(tmp, index=False, float_format="%.6g"))
+        decisions = decisions_arrays([point], labels)
+        write_atomic(out / "decisions.npz", lambda tmp: np.savez_compressed(tmp, **decisions))
         record = {
             "base_run": run,
             "beta": beta,

@@ -54,15 +54,30 @@ def triangle(gamma: float = 1.0) -> Surrogate:
 
 @SURROGATES.register("dspike")
 def dspike(b: float = 3.0, window: float = 3.0) -> Surrogate:
-    """Dspike (Li et al. 2021) as in the released SEENN ResNet-19/VGG-16: the derivative of
-    tanh(b x) / (2 tanh(b / 2)) + 1/2, i.e. b sech^2(b x) / (2 tanh(b / 2)) (about 1.66 sech^2(3x) for
-    b = 3), set to zero outside |x| <= window."""
+    """Dspike as the released SEENN ResNet-19 / VGG-16 use it (temperature b = 3, region 3): the derivative
+    of tanh(b x) / (2 tanh(b * window)) + 1/2 on |x| <= window, i.e. b sech^2(b x) / (2 tanh(b * window))
+    (1.5 sech^2(3x) for b = 3: 1.5 at x = 0), and exactly 0 outside the window (the release clamps x)."""
+    scale = b / (2.0 * math.tanh(b * window))
 
     def derivative(x: torch.Tensor) -> torch.Tensor:
         sech2 = 1.0 - torch.tanh(b * x) ** 2
-        return b * sech2 / (2.0 * math.tanh(b / 2.0)) * (x.abs() <= window).to(x.dtype)
+        return scale * sech2 * (x.abs() <= window).to(x.dtype)
 
     return Surrogate("dspike", derivative)
+
+
+@SURROGATES.register("dspike_unit")
+def dspike_unit(b: float = 3.0, window: float = 3.0) -> Surrogate:
+    """Dspike normalised as in Li et al. 2021 (the smooth form rises by 1 over |x| <= 1/2): derivative
+    b sech^2(b x) / (2 tanh(b / 2)), 1.657 at x = 0 for b = 3, zero outside |x| <= window. This project's
+    default before it was checked against the release; 1.105x the released gradient for b = 3."""
+    scale = b / (2.0 * math.tanh(b / 2.0))
+
+    def derivative(x: torch.Tensor) -> torch.Tensor:
+        sech2 = 1.0 - torch.tanh(b * x) ** 2
+        return scale * sech2 * (x.abs() <= window).to(x.dtype)
+
+    return Surrogate("dspike_unit", derivative)
 
 
 @SURROGATES.register("sigmoid")
@@ -84,6 +99,9 @@ def smooth_form(name: str, x: torch.Tensor, **kwargs) -> torch.Tensor:
         y = x.clamp(-gamma, gamma)
         return torch.where(y < 0, (gamma + y) ** 2 / (2 * gamma**2), 1 - (gamma - y) ** 2 / (2 * gamma**2))
     if name == "dspike":
+        b, window = kwargs.get("b", 3.0), kwargs.get("window", 3.0)
+        return torch.tanh(b * x) / (2 * math.tanh(b * window)) + 0.5
+    if name == "dspike_unit":
         b = kwargs.get("b", 3.0)
         return torch.tanh(b * x) / (2 * math.tanh(b / 2)) + 0.5
     if name == "sigmoid":

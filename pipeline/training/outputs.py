@@ -58,11 +58,18 @@ def save_timestep_logits(path: Path, logits: np.ndarray, labels: np.ndarray) -> 
     )
 
 
-def run_record(run_name: str, info: DatasetInfo, spec: DirectRun | ConversionRun, data_dir: Path) -> dict:
-    """`run.json`: what the sweep, tables and figures need to know about a run."""
+def run_record(
+    run_name: str,
+    info: DatasetInfo,
+    spec: DirectRun | ConversionRun,
+    data_dir: Path,
+    released: dict | None = None,
+) -> dict:
+    """`run.json`: what the sweep, tables and figures need to know about a run (`released`: the authors'
+    checkpoint an imported run was read from, under the key `released`)."""
     method = "direct" if isinstance(spec, DirectRun) else "conversion"
     paper_model = PAPER_NAMES[spec.model]
-    return {
+    record = {
         "run": run_name,
         "dataset": info.name,
         "dataset_label": info.label,
@@ -82,6 +89,10 @@ def run_record(run_name: str, info: DatasetInfo, spec: DirectRun | ConversionRun
         "dataset_info": asdict(info),
         "data_dir": str(data_dir),  # where the prepared dataset was read (the SEENN-II finetune reads it too)
     }
+    if released is not None:
+        record["model_note"] += f", the authors' released weights ({released['source']})"
+        record["released"] = released
+    return record
 
 
 def write_snn_run(
@@ -95,10 +106,14 @@ def write_snn_run(
     train_logits: tuple[np.ndarray, np.ndarray],
     seed: int,
     device: str,
+    released: dict | None = None,
+    params: dict | None = None,
 ) -> None:
-    """Everything later stages read of a trained or converted SNN."""
+    """Everything later stages read of a trained, converted or imported SNN (`released`: see run_record;
+    `params`: the run's params as provenance.json records them, by default the spec's)."""
     save_model(out / "model.pt", model)
     save_timestep_logits(out / "timestep_logits.npz", test_logits, data.y_test)
     save_timestep_logits(out / "train_logits.npz", *train_logits)
-    write_json_atomic(out / "run.json", run_record(run_name, data.info, spec, data_dir))
-    write_json_atomic(out / "provenance.json", provenance(vars(spec), seed, device))
+    write_json_atomic(out / "run.json", run_record(run_name, data.info, spec, data_dir, released))
+    record = vars(spec) if params is None else params
+    write_json_atomic(out / "provenance.json", provenance(record, seed, device))

@@ -1,11 +1,11 @@
 """SNNCutoff's RCS regulariser (Wu et al., 2025): train the net so that early timesteps already look like
 the settled late ones, which lets the Top-K cutoff stop earlier.
 
-Direct training (`rcs_loss`), per spiking layer and sample:
-    r_t = s_t + relu(u_t / V)         s_t spikes (0/1), u_t membrane after charging (pre-reset), V threshold
-    r_d = mean of r_t over the last 30 % of steps (at least one), detached
+Direct training (`rcs_loss`), per spiking layer and sample, as SNNCutoff's code computes it:
+    r_t = s_t + relu(u_t / V)         s_t spikes (0/1), u_t membrane after the reset, V threshold
+    r_d = mean of r_t over the last int(0.3 T) steps (all T steps when that is 0, i.e. T <= 3), detached
     term = 1 / (mean_t cos(r_t, r_d) + 1e-5)   cosine over the layer's flattened neurons
-kept only for samples whose per-step output argmax is correct at every step of that last 30 %; the loss
+kept only for samples whose per-step output argmax is correct at every step of that tail; the loss
 is the max of the terms over the batch (0 when no sample is kept), averaged over layers. Training adds
 `alpha_rcs * rcs_loss(...)` (the paper: alpha_rcs about 0.001-0.005).
 
@@ -19,7 +19,6 @@ Spikes and membranes come from `NeuronRecorder`, which observes every step of ea
 (forward pre-hooks).
 """
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,7 +38,7 @@ class LayerRecord:
 
     threshold: float  # V of the layer
     spikes: list[torch.Tensor] = field(default_factory=list)  # per step [N, ...], 0/1 (before IF's * V)
-    membranes: list[torch.Tensor] = field(default_factory=list)  # per step [N, ...], charged, before reset
+    membranes: list[torch.Tensor] = field(default_factory=list)  # per step [N, ...], after the reset
 
     def stacked(self) -> tuple[torch.Tensor, torch.Tensor]:
         """`(spikes [T, N, ...], membranes [T, N, ...])`."""
@@ -112,13 +111,15 @@ class NeuronRecorder(_Recorder):
         if id(neuron) not in self._current:  # `step` called outside `forward`
             self._start(neuron)
         record = self._current[id(neuron)]
-        record.membranes.append(charged)
+        record.membranes.append(reset)  # SNNCutoff records the membrane after the reset
         record.spikes.append(spike)
 
 
 def tail_steps(T: int, fraction: float = TAIL_FRACTION) -> int:
-    """Number of last steps forming the reference: floor(fraction * T), at least 1."""
-    return max(1, int(math.floor(fraction * T + 1e-9)))
+    """Number of last steps forming the reference, as SNNCutoff slices it (`r[-int(fraction * T):]`):
+    int(fraction * T), and all T steps when that is 0 (T <= 3 for 30 %)."""
+    tail = int(fraction * T)
+    return tail if tail > 0 else T
 
 
 def settled_mask(outputs: torch.Tensor, labels: torch.Tensor, tail: int) -> torch.Tensor:
@@ -134,7 +135,7 @@ def rcs_layer_terms(
 
     Args:
         spikes: `[T, N, ...]` 0/1 spikes.
-        membranes: `[T, N, ...]` membrane after charging, before reset.
+        membranes: `[T, N, ...]` membrane after the reset (0 where a hard-reset neuron fired).
         threshold: the layer's firing threshold V.
         tail: number of last steps averaged into the (detached) reference r_d.
     """

@@ -3,9 +3,11 @@ SNNCutoff's RCS term), and QCFS ANN pre-training followed by conversion to an IF
 network from the run's params, trains it with the one loop (`pipeline.training.loop.fit`) and returns
 it with its test-set outputs."""
 
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -14,6 +16,7 @@ from pipeline.data.augment import AugmentSpec
 from pipeline.data.prepared import PreparedData, to_sequence
 from pipeline.snn.convert import convert_qcfs_to_if
 from pipeline.snn.networks import build_direct_snn, build_qcfs_ann
+from pipeline.snn.neurons import SpikingNeuron
 from pipeline.training.context import Execution, TrainingContext
 from pipeline.training.determinism import seed_everything
 from pipeline.training.feeds import eval_feed, training_feed
@@ -94,6 +97,26 @@ def convert_and_simulate(
     return snn, evaluate(snn, eval_feed(data, "test", device, execution), encode, device)[0]
 
 
+@contextmanager
+def neuron_dropout(model: nn.Module, p: float) -> Iterator[None]:
+    """Dropout with rate `p` on every spiking neuron's output (kept spikes scaled by 1 / (1 - p)), also in
+    eval mode, while the context is open: SNNCutoff records its calibration outputs this way. Draws come
+    from torch's global generator, so seed it first."""
+    if p <= 0:
+        yield
+        return
+    hooks = [
+        m.register_forward_hook(lambda module, args, out: F.dropout(out, p, training=True))
+        for m in model.modules()
+        if isinstance(m, SpikingNeuron)
+    ]
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
 def training_set_logits(
     model: nn.Module,
     data: PreparedData,
@@ -101,8 +124,13 @@ def training_set_logits(
     device: str,
     execution: Execution = Execution(),
     limit_per_class: int = 0,
+    dropout: float = 0.0,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-step outputs `[T, N_train, C]` on the unaugmented training set (SNNCutoff's calibration) and
-    their labels `[N_train]`; for streamed data only the first `limit_per_class` images of each class."""
+    their labels `[N_train]`; for streamed data only the first `limit_per_class` images of each class.
+    `dropout`: SNNCutoff's dropout after every spiking layer while recording (draws seeded by `seed`)."""
     encode = lambda x: to_sequence(x, data.info, T)  # noqa: E731
-    return evaluate(model, eval_feed(data, "train", device, execution, limit_per_class), encode, device)
+    torch.manual_seed(seed)
+    with neuron_dropout(model, dropout):
+        return evaluate(model, eval_feed(data, "train", device, execution, limit_per_class), encode, device)

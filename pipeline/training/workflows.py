@@ -55,7 +55,9 @@ def convert_run(p: Params, run: str, ann_dir: Path, data_dir: Path, out: Path) -
     ann.load_state_dict(torch.load(ann_dir / "model.pt", map_location="cpu", weights_only=True))
     snn, logits = convert_and_simulate(ann, spec, data, device, execution)
     calibration = calibration_per_class(p, data.stream is not None)
-    train_logits = training_set_logits(snn, data, spec.T, device, execution, calibration)
+    train_logits = training_set_logits(
+        snn, data, spec.T, device, execution, calibration, p.sweep.calibration_dropout, p.seed
+    )
     write_snn_run(out, run, spec, snn, data, data_dir, logits, train_logits, p.seed, device)
     return accuracy_by_t(logits, data.y_test)
 
@@ -71,7 +73,14 @@ def train_snn_run(p: Params, run: str, data_dir: Path, out: Path) -> np.ndarray 
             return None
         calibration = calibration_per_class(p, data.stream is not None)
         train_logits = training_set_logits(
-            model, data, spec.T, session.device, session.execution, calibration
+            model,
+            data,
+            spec.T,
+            session.device,
+            session.execution,
+            calibration,
+            p.sweep.calibration_dropout,
+            p.seed,
         )
         write_snn_run(out, run, spec, model, data, data_dir, logits, train_logits, p.seed, session.device)
     return accuracy_by_t(logits, data.y_test)

@@ -94,3 +94,96 @@ def test_check_params_command_writes_nothing_on_error(tmp_path):
         "error: params: alpha = 2.0 is not allowed: a value in (0, 1)"
     ]
     assert out.read_text() == "previous\n"
+
+
+# -- architecture options and the `released` section ----------------------------------------------------
+RELEASED_RUN = {
+    "layout": "qcfs_resnet18",
+    "file": "checkpoints/r18.pth",
+    "dataset": "cifar10",
+    "model": "resnet18",
+    "T": 8,
+    "shortcut": "conv",
+}
+
+
+def with_released(**changes) -> dict:
+    params = copy.deepcopy(BASE)
+    params["released"] = {"r18-released": {**RELEASED_RUN, **changes}}
+    return params
+
+
+def test_released_section_parses_with_defaults():
+    """`released` is empty by default; an entry keeps its options and fills width 1 and the defaults."""
+    assert parse_params(BASE).released == {}
+    run = parse_params(with_released()).released["r18-released"]
+    assert (run.layout, run.model, run.width, run.T, run.shortcut, run.stem) == (
+        "qcfs_resnet18", "resnet18", 1.0, 8, "conv", "auto"
+    )
+
+
+@pytest.mark.parametrize(
+    "changes,needle",
+    [
+        ({"layout": "qcfs_resnet50"}, "layout = 'qcfs_resnet50' is not allowed: one of qcfs_vgg16"),
+        ({"file": " "}, "released.r18-released.file = ' ' is not allowed"),
+        ({"dataset": "cifar10_dvs"}, "released.r18-released.dataset = 'cifar10_dvs'"),
+        ({"model": "resnet99"}, "released.r18-released.model = 'resnet99'"),
+        ({"T": 0}, "released.r18-released.T = 0"),
+        ({"vgg_head": "fc3"}, "released.r18-released.vgg_head = 'fc3' is not allowed: gap: only vgg16"),
+        ({"stem_pool": "max"}, "released.r18-released.stem_pool = 'max' is not allowed: avg: only an"),
+        ({"epochs": 3}, "unknown key 'released.r18-released.epochs'"),
+    ],
+)
+def test_released_rules_reject_a_wrong_value(changes, needle):
+    with pytest.raises(ParamsError) as err:
+        parse_params(with_released(**changes))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_released_entry_needs_layout_and_file():
+    params = with_released()
+    del params["released"]["r18-released"]["file"]
+    with pytest.raises(ParamsError, match="released.r18-released.file is missing"):
+        parse_params(params)
+
+
+def test_released_run_name_must_not_clash_with_a_run_folder():
+    """runs/<name> is one folder: a released run cannot reuse a conversion or direct run's name (or a
+    conversion's `<name>-ann`)."""
+    for name in ("r19", "r18-qcfs", "r18-qcfs-ann"):
+        params = copy.deepcopy(BASE)
+        params["released"] = {name: RELEASED_RUN}
+        with pytest.raises(ParamsError, match=f"released.{name} = '{name}' is not allowed"):
+            parse_params(params)
+
+
+@pytest.mark.parametrize(
+    "key,value,needle",
+    [
+        ("direct.vgg16.shortcut", "conv", "direct.vgg16.shortcut = 'conv' is not allowed: avgpool: only"),
+        ("direct.r19.shortcut", "pool", "direct.r19.shortcut = 'pool' is not allowed: one of avgpool, conv"),
+        ("direct.vgg16.stem", "cifar", "direct.vgg16.stem = 'cifar' is not allowed: auto: only the ResNets"),
+        ("direct.r19.stem_pool", "max", "direct.r19.stem_pool = 'max' is not allowed: avg: only an ImageNet"),
+        ("direct.vggsnn-dvs.vgg_head", "fc3", "direct.vggsnn-dvs.vgg_head = 'fc3' is not allowed: gap"),
+        ("conversion.r18-qcfs.stem", "big", "conversion.r18-qcfs.stem = 'big' is not allowed: one of auto"),
+    ],
+)
+def test_architecture_options_apply_only_to_their_models(key, value, needle):
+    with pytest.raises(ParamsError) as err:
+        parse_params(with_value(key, value))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_architecture_options_default_to_todays_models():
+    """Every run of the committed params keeps avgpool shortcuts, its own stem, avg stem pooling and the
+    global-pooling VGG head; an ImageNet-stem model may max-pool, a ResNet may take the CIFAR stem."""
+    p = parse_params(BASE)
+    for run in [*p.conversion.values(), *p.direct.values()]:
+        assert (run.shortcut, run.stem, run.stem_pool, run.vgg_head) == ("avgpool", "auto", "avg", "gap")
+    params = with_value("direct.r19.model", "sew_resnet34")
+    params["direct"]["r19"]["stem_pool"] = "max"
+    assert parse_params(params).direct["r19"].stem_pool == "max"
+    params = with_value("direct.r19.stem", "imagenet")
+    params["direct"]["r19"]["stem_pool"] = "max"
+    assert parse_params(params).direct["r19"].stem == "imagenet"

@@ -20,6 +20,7 @@ from pipeline.exits.cutoff import (
 )
 from pipeline.exits.policies import EXIT_POLICIES, fixed_exit, seenn1_exit
 from pipeline.exits.metrics import accumulate, correct_per_timestep, first_correct_step
+from pipeline.exits.points import INTERVAL_COLUMNS
 from pipeline.exits.sweep import SWEEP_COLUMNS
 
 
@@ -89,16 +90,21 @@ def test_topk_needs_two_classes():
 # Calibration on a constructed training set: T = 3, five samples of label 0. A correct step has running
 # sum [g, 0, 0], a wrong one [0, g, 0], so each step's gap g and correctness are set independently.
 # --------------------------------------------------------------------------------------------------
-CAL_GAPS = np.array([
-    [100.0, 80.0, 50.0, 20.0, 10.0],  # t=1: max 100 -> candidates 0, 1, ..., 99
-    [50.0, 40.0, 100.0, 30.0, 20.0],  # t=2: the largest gap belongs to an unsettled sample
-    [100.0, 90.0, 80.0, 70.0, 60.0],  # t=3: all correct
-])
-CAL_CORRECT = np.array([
-    [1, 1, 1, 0, 1],
-    [1, 1, 0, 1, 1],
-    [1, 1, 1, 1, 1],
-], dtype=bool)
+CAL_GAPS = np.array(
+    [
+        [100.0, 80.0, 50.0, 20.0, 10.0],  # t=1: max 100 -> candidates 0, 1, ..., 99
+        [50.0, 40.0, 100.0, 30.0, 20.0],  # t=2: the largest gap belongs to an unsettled sample
+        [100.0, 90.0, 80.0, 70.0, 60.0],  # t=3: all correct
+    ]
+)
+CAL_CORRECT = np.array(
+    [
+        [1, 1, 1, 0, 1],
+        [1, 1, 0, 1, 1],
+        [1, 1, 1, 1, 1],
+    ],
+    dtype=bool,
+)
 # settled (correct from t through T): t=1: Y Y N N Y; t=2: Y Y N Y Y; t=3: all.
 
 
@@ -131,14 +137,14 @@ def test_calibration_case_is_as_annotated():
 )
 def test_calibrate_topk_on_constructed_case(epsilon, expected):
     logits, labels = _calibration_case()
-    np.testing.assert_array_equal(calibrate_topk(logits, labels, epsilon), expected)
+    np.testing.assert_array_equal(calibrate_topk(logits, labels, epsilon, grid="per_step"), expected)
 
 
 def test_calibrated_policy_uses_the_thresholds():
     """epsilon = 0 -> beta = [50, inf, 0]: gaps 100 and 80 stop at t=1, gap 50 (= beta) does not, t=2 is
     closed, the rest stop at T; every early exit is settled, so accuracy equals the full-T accuracy."""
     logits, labels = _calibration_case()
-    decision = topk_calibrated_exit(logits, logits, labels, epsilon=0.0)
+    decision = topk_calibrated_exit(logits, logits, labels, epsilon=0.0, grid="per_step")
     np.testing.assert_array_equal(decision.exit_step, [1, 1, 3, 3, 3])
     assert decision.accuracy(labels) == 1.0
     assert EXIT_POLICIES.get("topk_calibrated") is topk_calibrated_exit
@@ -147,15 +153,15 @@ def test_calibrated_policy_uses_the_thresholds():
 def test_calibration_candidates_are_an_even_grid_below_the_max_gap():
     """Fewer candidates -> a coarser grid: with 4 candidates at t=1 they are 0, 25, 50, 75 -> beta 50."""
     logits, labels = _calibration_case()
-    assert calibrate_topk(logits, labels, 0.0, n_candidates=4)[0] == 50.0
-    assert calibrate_topk(logits, labels, 0.0, n_candidates=3)[0] == pytest.approx(200 / 3)
+    assert calibrate_topk(logits, labels, 0.0, n_candidates=4, grid="per_step")[0] == 50.0
+    assert calibrate_topk(logits, labels, 0.0, n_candidates=3, grid="per_step")[0] == pytest.approx(200 / 3)
 
 
 def test_calibration_where_nothing_can_exit_is_inf():
     """All gaps 0 at a step: no candidate lets a sample exit, so the step is closed."""
     logits = np.zeros((2, 4, 3))
     logits[1, :, 0] = 1.0
-    betas = calibrate_topk(logits, np.zeros(4, dtype=np.int64), 0.0)
+    betas = calibrate_topk(logits, np.zeros(4, dtype=np.int64), 0.0, grid="per_step")
     assert betas[0] == np.inf and betas[1] == 0.0
 
 
@@ -164,11 +170,50 @@ def test_epsilon_zero_calibration_keeps_full_t_accuracy_on_its_own_training_set(
     """With epsilon = 0 every sample exiting early on the calibration set is settled there, so on that
     set the calibrated policy is exactly as accurate as the full-T SNN, and no later than T."""
     logits, labels = _random_case(seed)
-    decision = topk_calibrated_exit(logits, logits, labels, epsilon=0.0)
+    decision = topk_calibrated_exit(logits, logits, labels, epsilon=0.0, grid="per_step")
     ok = settled(logits, labels)
     early = decision.exit_step < logits.shape[0]
     assert ok[decision.exit_step[early] - 1, np.flatnonzero(early)].all()
     assert decision.accuracy(labels) == fixed_exit(logits, logits.shape[0]).accuracy(labels)
+
+
+def _snncutoff_case(d_first: float = 0.45) -> tuple[np.ndarray, np.ndarray]:
+    """The conformance case worked by hand from SNNCutoff's code: T = 2, four samples of class 0, two
+    classes, per-step logits whose running sums are
+        a: [3.25, 0] then [8.05, 0]   (gaps 3.25, 8.05; right, right: settled at 1 and 2)
+        b: [0, 0.95] then [4.05, 0]   (gaps 0.95, 4.05; wrong, right: settled at 2)
+        c: [2.05, 0] then [0, 6.05]   (gaps 2.05, 6.05; right, wrong: never settled)
+        d: [0, d1]   then [0, 10]     (gaps d1, 10; wrong, wrong)."""
+    y1 = np.array([[3.25, 0.0], [0.0, 0.95], [2.05, 0.0], [0.0, d_first]])
+    y2 = np.array([[8.05, 0.0], [4.05, 0.0], [0.0, 6.05], [0.0, 10.0]])
+    return np.stack([y1, y2 - y1]), np.zeros(4, dtype=np.int64)
+
+
+def test_snncutoff_calibration_by_hand():
+    """One grid for every step: the largest gap over both steps is 10, so the candidates are 0, 0.1, ...,
+    9.9. At t = 1 with epsilon 0: candidates up to 2.0 let c (unsettled) exit; 2.1 lets only a exit ->
+    beta_1 = 2.1. With epsilon 0.5: at 1.0, a and c exit, 1 of 2 settled -> beta_1 = 1.0. At t = 2 with
+    epsilon 0, d (gap 10, unsettled) exits below every candidate, so the last one is used: 9.9; with
+    epsilon 0.5 all four exit at candidate 0 and 2 of 4 are settled: 0. The per-step grid of this
+    project's earlier reading gives 2.08 (= 64 x 3.25 / 100) and 0.975 at t = 1, +inf (epsilon 0) at t = 2."""
+    logits, labels = _snncutoff_case()
+    np.testing.assert_allclose(calibrate_topk(logits, labels, 0.0), [2.1, 9.9])
+    np.testing.assert_allclose(calibrate_topk(logits, labels, 0.5), [1.0, 0.0])
+    np.testing.assert_allclose(calibrate_topk(logits, labels, 0.0, grid="per_step"), [2.08, np.inf])
+    np.testing.assert_allclose(calibrate_topk(logits, labels, 0.5, grid="per_step"), [0.975, 0.0])
+
+
+def test_snncutoff_calibration_falls_back_to_the_last_candidate():
+    """d's t = 1 gap 4.45 is the largest at t = 1 and unsettled: every candidate below it lets d exit,
+    above it nobody exits (that never qualifies), so SNNCutoff falls back to its last candidate 9.9 (the
+    per-step grid: +inf). A test input with gap 12 at t = 1 therefore stops at t = 1 (per-step: at T)."""
+    logits, labels = _snncutoff_case(d_first=4.45)
+    betas = calibrate_topk(logits, labels, 0.0)
+    assert betas[0] == pytest.approx(9.9)
+    assert calibrate_topk(logits, labels, 0.0, grid="per_step")[0] == np.inf
+    test = np.array([[[12.0, 0.0]], [[1.0, 0.0]]])  # [T, 1, C]
+    assert topk_calibrated_exit(test, logits, labels, 0.0).exit_step.tolist() == [1]
+    assert topk_calibrated_exit(test, logits, labels, 0.0, grid="per_step").exit_step.tolist() == [2]
 
 
 @pytest.mark.parametrize("epsilon", [-0.1, 1.0])
@@ -198,6 +243,21 @@ def test_entropy_score_matches_a_hand_computation():
     assert entropy_score(running)[0, 0] == pytest.approx(0.0, abs=1e-12)  # uniform: no information
     assert entropy_score(running)[0, 3] == pytest.approx(1.0)  # one-hot, and no overflow
     assert entropy_score(running, temperature=8.0)[0, 1] < entropy_score(running)[0, 1]
+
+
+def test_entropy_exit_as_released_by_hand():
+    """C = 3, T = 3, per-step logits [1, 0, 0]: running sums [a, 0, 0] for a = 1, 2, 3. Worked by hand,
+    1 - H / ln 3 = 0.112218, 0.394170, 0.666312. With threshold 0.3 and no temperature (the released rule,
+    for directly trained and converted SNNs alike) the exit is at step 2; with the temperature 8 that
+    belongs to SEENN-I's confidence of converted nets, the scores are 0.0016, 0.0066, 0.0152: exit at T."""
+    logits = np.tile(np.array([1.0, 0.0, 0.0]), (3, 1, 1))  # [T, 1, C]
+    scores = entropy_score(accumulate(logits))[:, 0]
+    np.testing.assert_allclose(scores, [0.112218, 0.394170, 0.666312], atol=1e-6)
+    assert entropy_exit(logits, 0.3).exit_step.tolist() == [2]
+    assert entropy_exit(logits, 0.3, temperature=8.0).exit_step.tolist() == [3]
+    assert entropy_exit(logits, 0.3, accumulate_mode="mean").exit_step.tolist() == [
+        3
+    ]  # paper's mean: 0.112 each
 
 
 def test_entropy_exit_is_strict_and_falls_back_to_t():
@@ -299,17 +359,33 @@ def test_a_label_free_policy_can_beat_the_oracle_on_inputs_right_early_and_wrong
 
 
 def test_policies_are_registered():
-    for name, fn in [("topk", topk_exit), ("topk_calibrated", topk_calibrated_exit),
-                     ("entropy", entropy_exit), ("oracle", oracle_exit)]:
+    for name, fn in [
+        ("topk", topk_exit),
+        ("topk_calibrated", topk_calibrated_exit),
+        ("entropy", entropy_exit),
+        ("oracle", oracle_exit),
+    ]:
         assert EXIT_POLICIES.get(name) is fn
 
 
 def test_cutoff_rows():
     test_logits, test_labels = _random_case(0, N=200)
     train_logits, train_labels = _random_case(1, N=300)
-    rows = cutoff_rows(test_logits, test_labels, train_logits, train_labels,
-                       topk_betas=[2.0, 0.5, 2.0], epsilons=[0.01, 0.0], entropy_thresholds=[0.3, 0.1])
-    assert list(rows.columns) == SWEEP_COLUMNS
+    rows = cutoff_rows(
+        test_logits,
+        test_labels,
+        train_logits,
+        train_labels,
+        topk_betas=[2.0, 0.5, 2.0],
+        epsilons=[0.01, 0.0],
+        entropy_thresholds=[0.3, 0.1],
+    )
+    assert list(rows.columns) == [*SWEEP_COLUMNS, *INTERVAL_COLUMNS]
+    assert (rows["n"] == 200).all()
+    assert (rows["accuracy_low"] <= rows["accuracy"]).all() and (
+        rows["accuracy"] <= rows["accuracy_high"]
+    ).all()
+    assert (rows["avg_timesteps_low"] <= rows["avg_timesteps"]).all()
     assert list(rows["policy"]) == ["topk"] * 2 + ["topk_calibrated"] * 2 + ["entropy"] * 2 + ["oracle"]
     assert list(rows["param"]) == [0.5, 2.0, 0.0, 0.01, 0.1, 0.3, 0.0]
     assert rows["accuracy"].between(0, 1).all()

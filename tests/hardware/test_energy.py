@@ -110,12 +110,14 @@ def test_dense_counts_match_opcount_on_a_real_model():
     activity = measure_activity(model, x, info, 2)
     macs = macs_per_input(model, to_sequence(torch.from_numpy(x[:1]), info, 1))
     assert {a.name: a.dense_ops for a in activity} == {k: v for k, v in macs.items() if k != "total"}
-    kinds = {a.name: a.spiking_input for a in activity}
-    assert kinds["stem.body.0"] is False  # analog pixels
-    assert kinds["layers.0.conv1.body.0"] is True  # spikes of the stem neuron
-    assert kinds["head.fc"] is False  # global average of spikes is not binary
+    kinds = {a.name: a.input_kind for a in activity}
+    assert kinds["stem.body.0"] == "analog"  # pixels
+    assert kinds["layers.0.conv1.body.0"] == "spikes"  # of the stem neuron
+    # the global average of spikes is analog, unless the last layer was silent on every input (then 0 ACs)
+    head = next(a for a in activity if a.name == "head.fc")
+    assert head.input_kind == "analog" or (head.input_kind == "counts" and (head.ops == 0).all())
     for a in activity:  # spike-driven layers never do more than the dense count
-        assert (a.ops <= a.dense_ops).all()
+        assert a.input_kind == "analog" or (a.ops <= a.dense_ops).all()
 
 
 def test_exit_steps_out_of_range_are_rejected():
@@ -124,3 +126,52 @@ def test_exit_steps_out_of_range_are_rejected():
         energy_per_image(activity, np.array([1, 5]))
     with pytest.raises(ValueError):
         energy_per_image(activity, np.array([1]))
+
+
+# --- event multiplicity: SEW-ResNet's ADD of spikes, event-camera counts ---------------------------------
+
+
+class CountsThenLayer(nn.Module):
+    """Feeds a fixed non-negative integer input straight into one layer (no neuron in between)."""
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x):  # x [T, n, ...]
+        return self.layer(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+
+
+@pytest.mark.parametrize(
+    "layer, count, acs, pj",
+    [
+        # Linear(3 -> 2) fed [2, 0, 1]: (2 + 0 + 1) events x 2 synapses = 6 ACs = 5.4 pJ (counting nonzeros
+        # only would give 4 ACs; dense MACs would give 6 MACs = 27.6 pJ).
+        (nn.Linear(3, 2), [[2.0, 0.0, 1.0]], 6, 5.4),
+        # Conv2d(1 -> 2, 1x1) on the map [[2, 1]]: (2 + 1) x 2 channels = 6 ACs = 5.4 pJ (dense: 4 MACs).
+        (nn.Conv2d(1, 2, 1, bias=False), [[[[2.0, 1.0]]]], 6, 5.4),
+        # Conv2d(1 -> 1, 3x3, padding 1) on a 3x3 map with 3 at the centre: each event reaches 9 outputs.
+        (nn.Conv2d(1, 1, 3, padding=1, bias=False), [[[[0, 0, 0], [0, 3.0, 0], [0, 0, 0]]]], 27, 24.3),
+        # ... and with 3 at a corner: 4 outputs per event -> 12 ACs = 10.8 pJ.
+        (nn.Conv2d(1, 1, 3, padding=1, bias=False), [[[[3.0, 0, 0], [0, 0, 0], [0, 0, 0]]]], 12, 10.8),
+    ],
+)
+def test_a_count_k_costs_k_accumulates_per_synapse(layer, count, acs, pj):
+    """SEW's ADD and event frames give counts: a count k is k spikes, so k ACs per synapse reached
+    (0.9 pJ each); worked by hand."""
+    x = torch.tensor(count)  # one input, one step
+    static = DatasetInfo("v", "v", "event", 2, 1, 1, frames=1)
+    (activity,) = measure_activity(CountsThenLayer(layer), x[None].numpy(), static, 1)
+    assert activity.input_kind == "counts"
+    assert activity.ops.tolist() == [[acs]]
+    energy = energy_per_image([activity], np.array([1]))
+    assert energy.ac_pj == pytest.approx(pj) and energy.mac_pj == 0.0
+
+
+def test_fractions_are_analog_macs():
+    """A non-integer input (pixels, or an average of spikes) is charged its dense MACs (4.6 pJ each)."""
+    x = torch.tensor([[0.5, 0.0, 1.0]])
+    static = DatasetInfo("v", "v", "event", 2, 1, 1, frames=1)
+    (activity,) = measure_activity(CountsThenLayer(nn.Linear(3, 2)), x[None].numpy(), static, 1)
+    assert activity.input_kind == "analog" and activity.ops.tolist() == [[6]]
+    assert energy_per_image([activity], np.array([1])).mac_pj == pytest.approx(6 * 4.6)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 import yaml
 from typer.testing import CliRunner
 
+from pipeline.exits.points import POINT_COLUMNS
 from pipeline.core.config import ParamsError, candidate_steps, parse_params
 from pipeline.exits.policies import chosen_exit
 from pipeline.seenn2.reward import (
@@ -340,7 +341,10 @@ def test_finetune_writes_policy_and_operating_point(finetuned):
     assert np.array_equal(choice, cand[probs.argmax(1)])
 
     row = pd.read_csv(out / "seenn2.csv")
-    assert list(row.columns) == ["policy", "param", "accuracy", "avg_timesteps"] and len(row) == 1
+    assert list(row.columns) == POINT_COLUMNS and len(row) == 1
+    assert row.accuracy_low[0] <= row.accuracy[0] <= row.accuracy_high[0] and row.n[0] == 540
+    with np.load(out / "decisions.npz") as z:  # the per-input decisions, for paired tests in the reports
+        assert z["exit_step"].tolist() == [choice.tolist()] and z["policy"].tolist() == ["seenn2"]
     assert row.policy[0] == "seenn2" and row.param[0] == 0.5
     decision = chosen_exit(logits, choice)
     assert row.accuracy[0] == pytest.approx(decision.accuracy(labels), abs=1e-5)

@@ -48,17 +48,20 @@ def _check_trains(model: nn.Module, T: int, in_ch: int, size: int) -> None:
 
 
 def test_registry_matches_paper_names():
-    """The model registry holds the paper's eight architectures, each with a display name."""
+    """The model registry holds the paper's eight architectures and the authors' two variants (QCFS's
+    ResNet-20, SEENN's VGGSNN without average pooling), each with a display name."""
     assert ALL_MODELS == sorted(PAPER_NAMES)
     assert ALL_MODELS == [
         "resnet18",
         "resnet19",
         "resnet20",
+        "resnet20_qcfs",
         "resnet34",
         "resnet8",
         "sew_resnet34",
         "vgg16",
         "vggsnn",
+        "vggsnn_woap",
     ]
 
 
@@ -226,3 +229,141 @@ def test_width_multiplier_scales_channels_with_floor_of_four():
     model = build_model("resnet19", 10, 3, 8, lambda: QCFS(), width=0.125)
     assert model.stem.body[0].out_channels == 16
     assert model.head.fc.in_features == 64
+
+
+# -- the authors' architecture variants (options of build_model; defaults are the models above) ----------
+VARIANTS = [  # (model, options, input size)
+    ("resnet18", {"shortcut": "conv"}, 8),
+    ("resnet20_qcfs", {"shortcut": "conv"}, 8),
+    ("resnet19", {"shortcut": "conv"}, 8),
+    ("resnet34", {"shortcut": "conv", "stem": "cifar"}, 8),
+    ("resnet34", {"stem_pool": "max"}, 32),
+    ("resnet18", {"stem": "imagenet", "stem_pool": "max"}, 32),
+    ("sew_resnet34", {"stem_pool": "max"}, 32),
+    ("sew_resnet34", {"stem": "cifar"}, 8),
+    ("vgg16", {"vgg_head": "fc3"}, 8),
+    ("vggsnn_woap", {}, 16),
+]
+VARIANT_IDS = [f"{m}-" + "-".join(f"{k}={v}" for k, v in o.items()) for m, o, _ in VARIANTS]
+
+
+@pytest.mark.parametrize(
+    "name,options,classes,in_ch,size,params",
+    [
+        # QCFS's ResNet-18: a stride-2 1x1 conv replaces AvgPool -> 1x1 conv, same weights as torchvision's
+        ("resnet18", {"shortcut": "conv"}, 10, 3, 32, 11_173_962),
+        # QCFS's ResNet-20 (He et al.'s depth, 1x1 conv shortcuts): by hand, stem 464 + stages
+        # 14,016 + 51,648 + 205,696 + FC 650
+        ("resnet20_qcfs", {"shortcut": "conv"}, 10, 3, 32, 272_474),
+        # QCFS / SEENN ImageNet ResNet-34: the 3x3 CIFAR stem instead of 7x7 (64 * 3 * (49 - 9) fewer)
+        ("resnet34", {"shortcut": "conv", "stem": "cifar"}, 1000, 3, 64, 21_797_672 - 64 * 3 * 40),
+        # SEW's max-pooling stem has no weights
+        ("sew_resnet34", {"stem_pool": "max"}, 1000, 3, 64, 21_797_672),
+        # QCFS VGG-16: the one FC 512 -> 10 (5,130) becomes 512 -> 4096 -> 4096 -> 10
+        ("vgg16", {"vgg_head": "fc3"}, 10, 3, 32, 14_724_042 - 5_130 + 2_101_248 + 16_781_312 + 40_970),
+        # SEENN's VGGSNN without pooling: the same convs (stride 2 adds no weight), FC 512 * 3 * 3 -> 10
+        ("vggsnn_woap", {}, 10, 2, 48, 9_268_746),
+    ],
+)
+def test_variant_parameter_counts(name, options, classes, in_ch, size, params):
+    """Full-width variants match the parameter counts of the authors' architectures."""
+    model = build_model(name, classes, in_ch, size, lif_factory("triangle", 0.5), **options)
+    assert sum(p.numel() for p in model.parameters()) == params
+
+
+@pytest.mark.parametrize("name,options,size", VARIANTS, ids=VARIANT_IDS)
+def test_variant_smoke(name, options, size):
+    """Each variant trains as an LIF SNN and as a QCFS ANN, and converts to an IF SNN that runs 3 steps.
+    (The 3-FC head's hidden LIF layers stay silent on random weights at threshold 1; 0.5 makes them fire.)"""
+    torch.manual_seed(0)
+    threshold = 0.5 if options.get("vgg_head") == "fc3" else 1.0
+    lif = build_model(name, CLASSES, 3, size, lif_factory("triangle", 0.5, threshold), width=0.125, **options)
+    _check_trains(lif.train(), T=2, in_ch=3, size=size)
+    ann = build_model(name, CLASSES, 3, size, lambda: QCFS(4, 2.0), width=0.125, **options)
+    _check_trains(ann.train(), T=1, in_ch=3, size=size)
+    with torch.no_grad():
+        y = convert_qcfs_to_if(ann.eval())(torch.randn(3, 2, 3, size, size))
+    assert y.shape == (3, 2, CLASSES) and torch.isfinite(y).all()
+
+
+def test_conv_shortcut_is_a_strided_1x1_conv():
+    """`shortcut="conv"`: MergeTime(1x1 conv stride 2, BN), no pooling; the default keeps AvgPool first."""
+    model = build_model("resnet18", 10, 3, 32, lambda: QCFS(), width=0.125, shortcut="conv")
+    conv, norm = list(model.layers[2].shortcut.body)
+    assert isinstance(conv, nn.Conv2d) and conv.kernel_size == (1, 1) and conv.stride == (2, 2)
+    assert isinstance(norm, nn.BatchNorm2d)
+    assert not any(isinstance(m, nn.AvgPool2d) for m in model.modules())
+    default = build_model("resnet18", 10, 3, 32, lambda: QCFS(), width=0.125)
+    assert isinstance(default.layers[2].shortcut.body[0], nn.AvgPool2d)
+    assert model.architecture.shortcut == "conv" and default.architecture.shortcut == "avgpool"
+
+
+def test_stem_options():
+    """ResNet-34's stem: 7x7/2 + AvgPool by default, MaxPool with `stem_pool="max"`, 3x3/1 without pooling
+    with `stem="cifar"` (the whole of stage 1 then runs at the input resolution)."""
+    lif = lif_factory("triangle", 0.5)
+    default = build_model("resnet34", 10, 3, 32, lif, width=0.125)
+    assert isinstance(default.stem_pool.body, nn.AvgPool2d)
+    maxed = build_model("resnet34", 10, 3, 32, lif, width=0.125, stem_pool="max")
+    assert isinstance(maxed.stem_pool.body, nn.MaxPool2d) and maxed.stem_pool.body.stride == 2
+    cifar = build_model("resnet34", 10, 3, 32, lif, width=0.125, stem="cifar")
+    assert cifar.stem.body[0].kernel_size == (3, 3) and cifar.stem.body[0].stride == (1, 1)
+    assert isinstance(cifar.stem_pool, nn.Identity)
+    with torch.no_grad():
+        assert cifar.layers[0](cifar.stem(torch.randn(1, 1, 3, 32, 32))).shape[-1] == 32
+    assert (default.architecture.stem, default.architecture.stem_pool) == ("imagenet", "avg")
+    assert (cifar.architecture.stem, cifar.architecture.stem_pool) == ("cifar", None)
+
+
+def test_vgg16_fc3_head():
+    """`vgg_head="fc3"`: flatten (512 on 32x32 inputs), FC 4096, act, FC 4096, act, FC K; two more
+    activation sites (15 QCFS), so two more IF layers after conversion."""
+    model = build_model("vgg16", 10, 3, 32, lambda: QCFS(), width=1.0, vgg_head="fc3")
+    linears = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, nn.Linear)]
+    assert linears == [(512, 4096), (4096, 4096), (4096, 10)]
+    assert sum(isinstance(m, QCFS) for m in model.modules()) == 15
+    small = build_model("vgg16", 10, 3, 8, lambda: QCFS(), width=0.125, vgg_head="fc3")
+    assert sum(isinstance(m, IF) for m in convert_qcfs_to_if(small).modules()) == 15
+
+
+def test_vggsnn_woap_layout():
+    """SEENN's VGGSNN without pooling: 8 convs, stride 2 at convs 2, 4, 6, 8; on 48x48 frames the last map
+    is 3x3 and the one FC reads 512 * 3 * 3 = 4,608 features."""
+    model = build_model("vggsnn_woap", 10, 2, 48, lif_factory("triangle", 0.5), width=1.0)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 128, 256, 256, 512, 512, 512, 512]
+    assert [c.stride[0] for c in convs] == [1, 2, 1, 2, 1, 2, 1, 2]
+    assert not any(isinstance(m, (nn.AvgPool2d, nn.MaxPool2d)) for m in model.modules())
+    assert model.head.fc.in_features == 4608
+    small = build_model("vggsnn_woap", 10, 2, 48, lif_factory("triangle", 0.5), width=0.125)
+    assert small(torch.randn(1, 2, 2, 48, 48)).shape == (1, 2, 10)
+
+
+@pytest.mark.parametrize(
+    "name,options,needle",
+    [
+        ("vgg16", {"shortcut": "conv"}, "vgg16 has no option shortcut"),
+        ("resnet18", {"vgg_head": "fc3"}, "resnet18 has no option vgg_head"),
+        ("vggsnn", {"vgg_head": "fc3"}, "a VGG-16 option"),
+        ("sew_resnet34", {"shortcut": "conv"}, "no shortcut option"),
+        ("resnet18", {"stem_pool": "max"}, "needs the ImageNet stem"),
+        ("resnet34", {"stem": "cifar", "stem_pool": "max"}, "needs the ImageNet stem"),
+        ("resnet18", {"shortcut": "pool"}, "allowed are"),
+    ],
+)
+def test_options_a_model_lacks_are_refused(name, options, needle):
+    """An option the model does not have (or an unknown value) is a one-line ValueError."""
+    with pytest.raises(ValueError) as err:
+        build_model(name, 10, 3, 32, lambda: QCFS(), width=0.125, **options)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_params_schema_knows_the_registry():
+    """config.py's model names and its option families agree with the registry (no torch in the schema)."""
+    from pipeline.core.config import BASIC_RESNETS, IMAGENET_STEM_MODELS, MODEL_NAMES, RESNETS
+    from pipeline.snn.models.resnet import RESNET_SHAPES
+
+    assert sorted(MODEL_NAMES) == ALL_MODELS
+    assert sorted(RESNETS) == sorted(RESNET_SHAPES)
+    assert sorted(BASIC_RESNETS) == sorted(n for n in RESNET_SHAPES if not n.startswith("sew_"))
+    assert sorted(IMAGENET_STEM_MODELS) == sorted(n for n, shape in RESNET_SHAPES.items() if shape[3])

@@ -16,6 +16,7 @@ CASES = [
     ("dspike", {}),
     ("dspike", {"b": 2.0}),
     ("dspike", {"b": 5.0, "window": 1.0}),
+    ("dspike_unit", {}),
     ("sigmoid", {}),
     ("sigmoid", {"k": 2.0}),
 ]
@@ -36,8 +37,9 @@ def _surrogate_grad(name: str, kwargs: dict, x: torch.Tensor) -> tuple[torch.Ten
 
 
 def _smooth_grad(name: str, kwargs: dict, x: torch.Tensor) -> torch.Tensor:
-    """Autograd derivative of the smooth form (the window is not part of the smooth form)."""
-    params = {k: v for k, v in kwargs.items() if k != "window"}
+    """Autograd derivative of the smooth form (the window cuts it outside |x| <= window, and the released
+    Dspike's normaliser 2 tanh(b window) uses it)."""
+    params = {k: v for k, v in kwargs.items() if k != "window" or name == "dspike"}
     x = x.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(smooth_form(name, x, **params).sum(), x)
     return g
@@ -45,7 +47,7 @@ def _smooth_grad(name: str, kwargs: dict, x: torch.Tensor) -> torch.Tensor:
 
 def test_registry_lists_the_three_surrogates():
     """The surrogate registry holds exactly triangle, dspike and sigmoid."""
-    assert SURROGATES.names() == ["dspike", "sigmoid", "triangle"]
+    assert SURROGATES.names() == ["dspike", "dspike_unit", "sigmoid", "triangle"]
 
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{k}" for n, k in CASES])
@@ -64,7 +66,7 @@ def test_backward_matches_autograd_of_smooth_form(name, kwargs):
     x = _grid()
     _, g = _surrogate_grad(name, kwargs, x)
     expected = _smooth_grad(name, kwargs, x)
-    if name == "dspike":
+    if name.startswith("dspike"):
         window = kwargs.get("window", 3.0)
         expected = expected * (x.abs() <= window).to(x.dtype)
     torch.testing.assert_close(g, expected, rtol=1e-10, atol=1e-12)
@@ -90,26 +92,46 @@ def test_triangle_hand_values():
     assert g.tolist() == pytest.approx([0.0, 0.0, 2.0, 1.0, 0.0, 0.0])
 
 
-def test_dspike_hand_values_and_window():
-    """Dspike: b sech^2(b x) / (2 tanh(b/2)), ~1.657 at x = 0 for b = 3; exactly 0 for |x| > window."""
-    x = torch.tensor([0.0, 0.2, 2.9, 3.01, -3.2, 10.0], dtype=torch.float64)
+def test_dspike_equals_the_released_surrogate_by_hand():
+    """The released Dspike (b = 3, region 3): 3 sech^2(3x) / (2 tanh(9)). By hand: 2 tanh(9) = 1.99999994,
+    so 1.5 at x = 0; tanh(1.5) = 0.905148, sech^2 = 0.180707, x 1.5 = 0.271060 at x = +-0.5;
+    sech^2(3) = 0.009866, x 1.5 = 0.014799 at x = 1; exactly 0 outside |x| <= 3 (x = 3.5)."""
+    x = torch.tensor([0.0, 0.5, -0.5, 1.0, 3.0, 3.5, -10.0], dtype=torch.float64)
     _, g = _surrogate_grad("dspike", {}, x)
+    assert g[:4].tolist() == pytest.approx([1.5, 0.271060, 0.271060, 0.0147991], rel=1e-5)
+    assert 0 < g[4].item() < 1e-7  # the boundary itself passes (sech^2(9) = 6.1e-8)
+    assert g[5:].tolist() == [0.0, 0.0]
+    # the smooth form rises by (almost exactly) 1 over the whole window [-3, 3]
+    rise = smooth_form("dspike", torch.tensor(3.0)) - smooth_form("dspike", torch.tensor(-3.0))
+    assert rise.item() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_dspike_unit_is_the_li_normalisation_and_1_105x_the_released():
+    """dspike_unit: b sech^2(b x) / (2 tanh(b/2)), 3 / (2 tanh 1.5) = 1.657 at x = 0 for b = 3, i.e.
+    tanh(9) / tanh(1.5) = 1.1048 times the released Dspike everywhere inside the window."""
+    x = torch.tensor([0.0, 0.2, 2.9, 3.01, -3.2, 10.0], dtype=torch.float64)
+    _, g = _surrogate_grad("dspike_unit", {}, x)
     scale = 3.0 / (2 * math.tanh(1.5))
-    assert g[0].item() == pytest.approx(scale)
+    assert g[0].item() == pytest.approx(scale) and scale == pytest.approx(1.65719, rel=1e-5)
     assert g[1].item() == pytest.approx(scale / math.cosh(0.6) ** 2)
-    assert g[2].item() > 0
     assert g[3:].tolist() == [0.0, 0.0, 0.0]
-    # a narrow window cuts the gradient where the smooth form's derivative is still clearly non-zero
+    _, released = _surrogate_grad("dspike", {}, x[:3])
+    assert (g[:3] / released).tolist() == pytest.approx([1.104800] * 3, rel=1e-5)
+    for b in (2.0, 3.0):  # the smooth form rises by exactly 1 over [-1/2, 1/2], for any b
+        rise = smooth_form("dspike_unit", torch.tensor(0.5), b=b) - smooth_form(
+            "dspike_unit", torch.tensor(-0.5), b=b
+        )
+        assert rise.item() == pytest.approx(1.0)
+
+
+def test_dspike_window_cuts_the_gradient():
+    """A narrow window cuts the gradient where the smooth form's derivative is still clearly non-zero."""
     xg = _grid()
     _, g = _surrogate_grad("dspike", {"b": 2.0, "window": 0.5}, xg)
     outside = xg.abs() > 0.5
     assert torch.all(g[outside] == 0)
     assert torch.all(g[~outside] > 0)
-    assert torch.all(_smooth_grad("dspike", {"b": 2.0}, xg)[outside & (xg.abs() < 1.0)] > 0.05)
-    # normalisation: the smooth form rises by exactly 1 over [-1/2, 1/2] (tanh(b/2) / tanh(b/2)), for any b
-    for b in (2.0, 3.0):
-        rise = smooth_form("dspike", torch.tensor(0.5), b=b) - smooth_form("dspike", torch.tensor(-0.5), b=b)
-        assert rise.item() == pytest.approx(1.0)
+    assert torch.all(_smooth_grad("dspike_unit", {"b": 2.0}, xg)[outside & (xg.abs() < 1.0)] > 0.05)
 
 
 def test_sigmoid_hand_values():

@@ -61,7 +61,7 @@ def test_alpha_and_beta_are_declared_only_where_used():
         if name == "check_params":
             continue
         params = declared_params(stage.get("do", stage))
-        if name in ("sweep_direct", "sweep_conversion", "tables", "figures", "hardware"):
+        if name in ("sweep_direct", "sweep_conversion", "sweep_released", "tables", "figures", "hardware"):
             assert "alpha" in params, name
         else:
             assert "alpha" not in params, name

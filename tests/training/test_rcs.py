@@ -31,9 +31,43 @@ def _cos(a: list[float], b: list[float]) -> float:
     return dot / (math.sqrt(sum(x * x for x in a) + EPS) * math.sqrt(sum(y * y for y in b) + EPS))
 
 
-@pytest.mark.parametrize("T, tail", [(1, 1), (2, 1), (3, 1), (4, 1), (7, 2), (8, 2), (10, 3), (20, 6)])
-def test_tail_is_the_last_30_percent_at_least_one_step(T, tail):
+@pytest.mark.parametrize(
+    "T, tail", [(1, 1), (2, 2), (3, 3), (4, 1), (6, 1), (7, 2), (8, 2), (10, 3), (20, 6)]
+)
+def test_tail_is_int_30_percent_of_T_or_all_steps(T, tail):
+    """SNNCutoff slices r[-int(0.3 T):]: int(0.3 T) steps, and every step when that is 0 (T <= 3)."""
     assert tail_steps(T) == tail
+
+
+def test_rcs_equals_snncutoff_on_two_neurons_over_three_steps():
+    """The conformance case (worked by hand from SNNCutoff's code): one layer of two LIF neurons (tau 0.5,
+    V 1, hard reset), inputs A = [1.5, 0.4, 0.9], B = [0.6, 0.6, -0.2], T = 3, one sample, kept.
+
+    Post-reset membranes: A 0 (fired), 0.4, 0 (fired); B 0.6, 0.9, 0.25; spikes A 1, 0, 1; B 0, 0, 0.
+    r_1 = (1, 0.6), r_2 = (0.4, 0.9), r_3 = (1, 0.25); tail = int(0.9) = 0 -> all 3 steps:
+    r_d = (0.8, 0.583333); cos = 0.995979, 0.866546, 0.926769; mean 0.929765; L = 1 / (0.929765 + 1e-5)
+    = 1.075530. (Pre-reset membranes and a one-step tail, this project's earlier reading: 1.197846.)
+    """
+
+    class OneLayer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lif = LIF(SURROGATES.get("triangle")(), tau=0.5, threshold=1.0)
+
+        def forward(self, x):  # x [T, 1, 2] -> outputs [T, 1, 2] (the spikes, as logits that favour A)
+            return self.lif(x) + torch.tensor([0.5, 0.0], dtype=x.dtype)
+
+    net = OneLayer().double()
+    x = torch.tensor([[1.5, 0.6], [0.4, 0.6], [0.9, -0.2]], dtype=torch.float64)[:, None, :]  # [T, 1, 2]
+    with NeuronRecorder(net) as recorder:
+        out = net(x)
+        spikes, membranes = recorder.layers[0].stacked()
+        assert spikes[:, 0].tolist() == [[1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]
+        torch.testing.assert_close(
+            membranes[:, 0], torch.tensor([[0.0, 0.6], [0.4, 0.9], [0.0, 0.25]], dtype=torch.float64)
+        )
+        loss = rcs_loss(out, torch.tensor([0]), recorder)
+    assert loss.item() == pytest.approx(1.075530, abs=1e-6)
 
 
 def test_layer_term_by_hand():
@@ -91,7 +125,7 @@ X = np.array([[1.2, 0.4], [0.1, 1.5], [0.9, 0.9]])  # three samples, fed at ever
 
 
 def _hand_forward(net: TwoLayer, T: int):
-    """Per layer, per step: (spikes, charged membranes) `[T, N, D]`, and the outputs `[T, N, 2]`."""
+    """Per layer, per step: (spikes, membranes after reset) `[T, N, D]`, and the outputs `[T, N, 2]`."""
     W = {k: v.detach().double().numpy() for k, v in net.state_dict().items()}
     layers, h_in = [], np.repeat(X[None], T, axis=0)
     for fc in ("fc1", "fc2"):
@@ -100,9 +134,9 @@ def _hand_forward(net: TwoLayer, T: int):
         for t in range(T):
             u = 0.5 * u + current[t]  # charge
             s = (u >= 1.0).astype(float)  # fire
-            spikes.append(s)
-            membranes.append(u.copy())
             u = u * (1 - s)  # hard reset
+            spikes.append(s)
+            membranes.append(u.copy())  # after the reset, as SNNCutoff records it
         layers.append((np.array(spikes), np.array(membranes)))
         h_in = np.array(spikes)
     return layers, h_in @ W["head.weight"].T + W["head.bias"]
@@ -192,10 +226,10 @@ def test_recorder_sees_binary_spikes_of_if_neurons():
     with NeuronRecorder(neuron) as recorder:
         out = neuron(x)
         spikes, membranes = recorder.layers[0].stacked()
-    # u_1 = 1 + 1.8 = 2.8 -> spike, reset to 0.8; u_2 = 2.6 -> spike. Neuron 2: 1.1, 1.2 -> none.
+    # u_1 = 1 + 1.8 = 2.8 -> spike, reset to 0.8; u_2 = 2.6 -> spike, reset to 0.6. Neuron 2: 1.1, 1.2.
     torch.testing.assert_close(out, torch.tensor([[[2.0, 0.0]], [[2.0, 0.0]]]))
     torch.testing.assert_close(spikes, torch.tensor([[[1.0, 0.0]], [[1.0, 0.0]]]))
-    torch.testing.assert_close(membranes, torch.tensor([[[2.8, 1.1]], [[2.6, 1.2]]]))
+    torch.testing.assert_close(membranes, torch.tensor([[[0.8, 1.1]], [[0.6, 1.2]]]))  # after the reset
 
 
 def test_rcs_on_a_registry_model_trains():

@@ -2,14 +2,16 @@
 
 `build_model(name, num_classes, in_channels, input_size, act, width)` returns a module mapping
 `[T, N, C, H, W]` to per-timestep logits `[T, N, num_classes]`; `act` decides what it is (LIF for
-direct training, QCFS for the ANN to convert, IF after conversion).
+direct training, QCFS for the ANN to convert, IF after conversion). Keyword options pick the authors'
+variants (ResNet `shortcut`, `stem`, `stem_pool`; VGG-16 `vgg_head`); every default is the model as
+before, and the built model records what it is in `model.architecture`.
 """
 
 from functools import partial
 
 from torch import nn
 
-from pipeline.snn.models.layers import ActivationFactory
+from pipeline.snn.models.layers import ActivationFactory, Architecture
 from pipeline.snn.models.resnet import RESNET_SHAPES, build_resnet
 from pipeline.snn.models.vgg import VGG_CONFIGS, build_vgg
 from pipeline.core.registry import Registry
@@ -22,15 +24,17 @@ PAPER_NAMES = {
     "resnet18": "ResNet-18",
     "resnet19": "ResNet-19",
     "resnet20": "ResNet-20",
+    "resnet20_qcfs": "ResNet-20",
     "resnet34": "ResNet-34",
     "sew_resnet34": "SEW-ResNet-34",
     "vgg16": "VGG-16",
     "vggsnn": "VGGSNN",
+    "vggsnn_woap": "VGGSNN",
 }
 
 
-def _resnet(name, num_classes, in_channels, input_size, act, width):
-    return build_resnet(name, num_classes, in_channels, act, width)
+def _resnet(name, num_classes, in_channels, input_size, act, width, **options):
+    return build_resnet(name, num_classes, in_channels, act, width, **options)
 
 
 for _name in RESNET_SHAPES:
@@ -39,7 +43,33 @@ for _name in VGG_CONFIGS:
     MODELS.register(_name)(partial(build_vgg, _name))
 
 
+RESNET_OPTIONS = ("shortcut", "stem", "stem_pool")
+VGG_OPTIONS = ("vgg_head",)
+DEFAULT_OPTIONS = {"shortcut": "avgpool", "stem": "auto", "stem_pool": "avg", "vgg_head": "gap"}
+
+
 def build_model(
-    name: str, num_classes: int, in_channels: int, input_size: int, act: ActivationFactory, width: float = 1.0
+    name: str,
+    num_classes: int,
+    in_channels: int,
+    input_size: int,
+    act: ActivationFactory,
+    width: float = 1.0,
+    *,
+    shortcut: str = "avgpool",
+    stem: str = "auto",
+    stem_pool: str = "avg",
+    vgg_head: str = "gap",
 ) -> nn.Module:
-    return MODELS.get(name)(num_classes, in_channels, input_size, act, width)
+    """The registered model `name`; an option the model does not have must keep its default
+    (ValueError naming it otherwise)."""
+    builder = MODELS.get(name)
+    given = {"shortcut": shortcut, "stem": stem, "stem_pool": stem_pool, "vgg_head": vgg_head}
+    own = RESNET_OPTIONS if name in RESNET_SHAPES else VGG_OPTIONS
+    for key, value in given.items():
+        if key not in own and value != DEFAULT_OPTIONS[key]:
+            raise ValueError(f"{name} has no option {key} (got {value!r}; it applies to other models)")
+    model = builder(num_classes, in_channels, input_size, act, width, **{k: given[k] for k in own})
+    if not isinstance(getattr(model, "architecture", None), Architecture):
+        model.architecture = Architecture(name)
+    return model

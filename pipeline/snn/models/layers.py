@@ -7,11 +7,25 @@ released code's "tdBN" (no threshold scaling). An ANN is the same network run wi
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 ActivationFactory = Callable[[], nn.Module]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What a built model is beyond its width: its registry name and its options, resolved (`stem` is
+    never `auto`); an option the model does not have is None. `build_model` sets it as `model.architecture`
+    (a plain attribute, not in the state dict), so a loader can check it was given the network it needs."""
+
+    model: str
+    shortcut: str | None = None  # ResNets with BasicBlocks: avgpool | conv
+    stem: str | None = None  # ResNets: imagenet | cifar
+    stem_pool: str | None = None  # ImageNet stems: avg | max
+    vgg_head: str | None = None  # VGG-16: gap | fc3
 
 
 class MergeTime(nn.Module):

@@ -2,20 +2,36 @@
 (Fang et al. 2021, used for ImageNet in Table 3), any width.
 
 The activation is injected (`act()` builds a fresh LIF, QCFS or IF module), so one definition serves
-direct training, the QCFS ANN and the converted SNN.
+direct training, the QCFS ANN and the converted SNN. Architecture options (each default is the released
+SEENN code's choice): `shortcut` of the downsampling blocks, `avgpool` (AvgPool -> 1x1 conv -> BN, the
+released ResNet-19) or `conv` (stride-2 1x1 conv -> BN, QCFS's ResNets); `stem`, the model's own
+(`auto`), `imagenet` (7x7 stride 2, then 3x3 stride-2 pooling) or `cifar` (3x3 stride 1, no pooling: QCFS
+uses it for ImageNet too); `stem_pool` after an ImageNet stem, `avg` or `max` (SEW-ResNet).
 """
+
+from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
 
-from pipeline.snn.models.layers import ActivationFactory, ClassifierHead, MergeTime, conv_bn, scaled
+from pipeline.snn.models.layers import (
+    ActivationFactory,
+    Architecture,
+    ClassifierHead,
+    MergeTime,
+    conv_bn,
+    scaled,
+)
 
 
 class BasicBlock(nn.Module):
-    """conv-BN-act-conv-BN plus shortcut, then act. The released SEENN ResNet-19 downsamples the
-    shortcut with AvgPool -> 1x1 conv -> BN."""
+    """conv-BN-act-conv-BN plus shortcut, then act. A downsampling shortcut is AvgPool -> 1x1 conv -> BN
+    (`shortcut="avgpool"`, the released SEENN ResNet-19) or a stride-2 1x1 conv -> BN (`"conv"`, QCFS)."""
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int, act: ActivationFactory):
+    def __init__(
+        self, in_ch: int, out_ch: int, stride: int, act: ActivationFactory, shortcut: str = "avgpool"
+    ):
         super().__init__()
         self.conv1 = conv_bn(in_ch, out_ch, stride=stride)
         self.act1 = act()
@@ -23,10 +39,15 @@ class BasicBlock(nn.Module):
         self.act2 = act()
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_ch != out_ch:
-            pool = [nn.AvgPool2d(stride, ceil_mode=True)] if stride != 1 else []
-            self.shortcut = MergeTime(
-                *pool, nn.Conv2d(in_ch, out_ch, 1, bias=False), nn.BatchNorm2d(out_ch)
-            )
+            if shortcut == "conv":
+                self.shortcut = MergeTime(
+                    nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch)
+                )
+            else:
+                pool = [nn.AvgPool2d(stride, ceil_mode=True)] if stride != 1 else []
+                self.shortcut = MergeTime(
+                    *pool, nn.Conv2d(in_ch, out_ch, 1, bias=False), nn.BatchNorm2d(out_ch)
+                )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [T, N, C, H, W]
         out = self.conv2(self.act1(self.conv1(x)))
@@ -51,6 +72,9 @@ class SEWBlock(nn.Module):
         return self.act2(self.conv2(self.act1(self.conv1(x)))) + self.shortcut(x)
 
 
+BlockFactory = Callable[[int, int, int, ActivationFactory], nn.Module]  # (in, out, stride, act)
+
+
 class SpikingResNet(nn.Module):
     """Stem conv, residual stages, global average pooling, one FC: `[T, N, C, H, W]` -> `[T, N, K]`."""
 
@@ -63,15 +87,17 @@ class SpikingResNet(nn.Module):
         in_channels: int,
         act: ActivationFactory,
         imagenet_stem: bool = False,
-        block: type[nn.Module] = BasicBlock,
+        block: BlockFactory = BasicBlock,
+        stem_pool: str = "avg",
     ):
         super().__init__()
-        if imagenet_stem:  # 7x7 stride 2, then pooling (average, for spikes)
+        if imagenet_stem:  # 7x7 stride 2, then pooling (average by default, for spikes; SEW: max)
             self.stem = MergeTime(
                 nn.Conv2d(in_channels, stem, 7, stride=2, padding=3, bias=False),
                 nn.BatchNorm2d(stem),
             )
-            self.stem_pool: nn.Module = MergeTime(nn.AvgPool2d(3, stride=2, padding=1))
+            pool = nn.MaxPool2d if stem_pool == "max" else nn.AvgPool2d
+            self.stem_pool: nn.Module = MergeTime(pool(3, stride=2, padding=1))
         else:
             self.stem = conv_bn(in_channels, stem)
             self.stem_pool = nn.Identity()
@@ -97,22 +123,58 @@ RESNET_SHAPES: dict[str, tuple[int, list[int], list[int], bool]] = {
     "resnet18": (64, [64, 128, 256, 512], [2, 2, 2, 2], False),
     "resnet19": (128, [128, 256, 512], [3, 3, 2], False),
     "resnet20": (16, [16, 32, 64], [2, 2, 2], False),
+    "resnet20_qcfs": (16, [16, 32, 64], [3, 3, 3], False),  # QCFS's CIFAR ResNet-20 (He et al.'s depth)
     "resnet34": (64, [64, 128, 256, 512], [3, 4, 6, 3], True),
     "sew_resnet34": (64, [64, 128, 256, 512], [3, 4, 6, 3], True),
 }
 
 
+SHORTCUTS = ("avgpool", "conv")
+STEMS = ("auto", "imagenet", "cifar")
+STEM_POOLS = ("avg", "max")
+
+
 def build_resnet(
-    name: str, num_classes: int, in_channels: int, act: ActivationFactory, width: float = 1.0
+    name: str,
+    num_classes: int,
+    in_channels: int,
+    act: ActivationFactory,
+    width: float = 1.0,
+    *,
+    shortcut: str = "avgpool",
+    stem: str = "auto",
+    stem_pool: str = "avg",
 ) -> SpikingResNet:
-    stem, channels, blocks, imagenet_stem = RESNET_SHAPES[name]
-    return SpikingResNet(
-        scaled(stem, width),
+    stem_ch, channels, blocks, imagenet_stem = RESNET_SHAPES[name]
+    sew = name.startswith("sew_")
+    if shortcut not in SHORTCUTS or stem not in STEMS or stem_pool not in STEM_POOLS:
+        raise ValueError(
+            f"{name}: shortcut {shortcut!r}, stem {stem!r}, stem_pool {stem_pool!r}: allowed are "
+            f"shortcut {SHORTCUTS}, stem {STEMS}, stem_pool {STEM_POOLS}"
+        )
+    if sew and shortcut != "avgpool":
+        raise ValueError(f"{name}: its shortcut is SEW's own (conv-BN-neuron); no shortcut option")
+    if stem != "auto":
+        imagenet_stem = stem == "imagenet"
+    if stem_pool != "avg" and not imagenet_stem:
+        raise ValueError(
+            f"{name}: stem_pool {stem_pool!r} needs the ImageNet stem (the CIFAR one has no pool)"
+        )
+    model = SpikingResNet(
+        scaled(stem_ch, width),
         [scaled(c, width) for c in channels],
         blocks,
         num_classes,
         in_channels,
         act,
         imagenet_stem,
-        SEWBlock if name.startswith("sew_") else BasicBlock,
+        SEWBlock if sew else partial(BasicBlock, shortcut=shortcut),
+        stem_pool,
     )
+    model.architecture = Architecture(
+        name,
+        shortcut=None if sew else shortcut,
+        stem="imagenet" if imagenet_stem else "cifar",
+        stem_pool=stem_pool if imagenet_stem else None,
+    )
+    return model

@@ -1,0 +1,72 @@
+"""Tests for `pipeline/training/recipes.py`: the calibration outputs SNNCutoff reads (dropout after every
+spiking layer while recording, seeded), and the run's training config under torchrun's rules."""
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipeline.core.config import DirectRun, DistributedParams
+from pipeline.data.prepared import DatasetInfo, PreparedData
+from pipeline.snn.neurons import LIF
+from pipeline.snn.surrogate import SURROGATES
+from pipeline.training.context import Execution
+from pipeline.training.distributed import Process
+from pipeline.training.recipes import neuron_dropout, train_config, training_set_logits
+
+INFO = DatasetInfo("digits", "digits", "static", 3, 1, 2)
+RUN = DirectRun(dataset="digits", model="resnet8", width=0.25, T=3)
+
+
+class Tiny(nn.Module):
+    """[T, N, 1, 2, 2] -> flatten -> Linear(4, 6) -> LIF -> Linear(6, 3): spikes for inputs around 1."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1, self.lif, self.fc2 = nn.Linear(4, 6), LIF(SURROGATES.get("triangle")()), nn.Linear(6, 3)
+        with torch.no_grad():
+            self.fc1.weight.abs_()
+
+    def forward(self, x):
+        return self.fc2(self.lif(self.fc1(x.flatten(2))))
+
+
+def _data(n: int = 12) -> PreparedData:
+    rng = np.random.default_rng(0)
+    x = rng.random((n, 1, 2, 2), dtype=np.float32) * 3
+    y = rng.integers(0, 3, n)
+    return PreparedData(INFO, x, y, x, y)
+
+
+def test_calibration_dropout_is_seeded_and_off_at_zero():
+    model, data = Tiny(), _data()
+    clean, labels = training_set_logits(model, data, RUN.T, "cpu")
+    again, _ = training_set_logits(model, data, RUN.T, "cpu", dropout=0.0, seed=5)
+    np.testing.assert_array_equal(clean, again)  # p = 0: no dropout, whatever the seed
+    a, _ = training_set_logits(model, data, RUN.T, "cpu", dropout=0.3, seed=1)
+    b, _ = training_set_logits(model, data, RUN.T, "cpu", dropout=0.3, seed=1)
+    c, _ = training_set_logits(model, data, RUN.T, "cpu", dropout=0.3, seed=2)
+    np.testing.assert_array_equal(a, b)  # seeded
+    assert not np.array_equal(a, clean) and not np.array_equal(a, c)
+    np.testing.assert_array_equal(labels, data.y_train)
+
+
+def test_neuron_dropout_scales_kept_spikes_and_leaves_the_model_as_it_was():
+    model = Tiny().eval()
+    x = torch.rand(3, 5, 1, 2, 2) * 3
+    seen = []
+    handle = model.fc2.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    with neuron_dropout(model, 0.5):
+        model(x)
+    model(x)
+    handle.remove()
+    dropped, plain = seen
+    assert set(torch.unique(dropped).tolist()) == {0.0, 2.0}  # kept spikes scaled by 1 / (1 - p)
+    assert set(torch.unique(plain).tolist()) == {0.0, 1.0}  # hooks removed on exit
+
+
+def test_train_config_under_torchrun_rules():
+    scaling = DistributedParams(batch_size="per_process", lr_scaling="linear")
+    config = train_config(RUN, 7, Execution(process=Process(0, 4), scaling=scaling))
+    assert (config.batch_size, config.lr, config.seed) == (RUN.batch_size * 4, RUN.lr * 4, 7)
+    assert train_config(RUN, 7).batch_size == RUN.batch_size
