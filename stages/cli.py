@@ -6,8 +6,11 @@ and params checks then start without importing torch, which keeps `dvc exp run -
 
 import importlib
 import sys
+from pathlib import Path
 
 import typer
+
+from pipeline.core.cpu import pin_cpu
 
 # command name -> (module, function), in pipeline order
 COMMANDS = {
@@ -43,7 +46,18 @@ def build_app(only: str | None = None) -> typer.Typer:
     return app
 
 
+def _params_file(argv: list[str]) -> Path:
+    """The `--params` a command was given (`--params FILE` or `--params=FILE`), else params.yaml."""
+    for i, arg in enumerate(argv):
+        if arg == "--params" and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if arg.startswith("--params="):
+            return Path(arg.split("=", 1)[1])
+    return Path("params.yaml")
+
+
 def main() -> None:
+    pin_cpu(_params_file(sys.argv))  # before any stage imports torch or numpy (pipeline/core/cpu.py)
     invoked = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in COMMANDS else None
     build_app(invoked)()
 

@@ -378,6 +378,26 @@ class DistributedParams:
 
 
 @dataclass(frozen=True)
+class CpuParams:
+    """How CPU runs compute, which decides their last bits (pipeline/core/cpu.py): the `seenn` entry point
+    applies it before torch or numpy load."""
+
+    isa: str = rule(
+        "instruction set of the CPU kernels: avx2 (the same numbers on every x86-64 CPU with AVX2) or "
+        "native (the fastest kernels of this CPU; results then depend on the CPU)",
+        choices=("avx2", "native"),
+        default="avx2",
+    )
+    threads: int = rule(
+        "intra-op threads of CPU runs (torch and numpy's BLAS); a reduction split over more threads adds "
+        "in another order, so results depend on it",
+        low=1,
+        high=256,
+        default=2,
+    )
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = rule("seed for data splits, initialisation and shuffling", low=0, default=0)
     device: str = rule("where stages compute", choices=DEVICES, default="auto")
@@ -396,6 +416,7 @@ class Params:
     deterministic: bool = rule(
         "deterministic GPU kernels (slower; CPU runs are deterministic anyway)", default=False
     )
+    cpu: CpuParams = field(default_factory=CpuParams)
     speed: SpeedParams = field(default_factory=SpeedParams)
     distributed: DistributedParams = field(default_factory=DistributedParams)
     data: DataParams = field(default_factory=DataParams)
