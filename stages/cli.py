@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from pipeline.core.cpu import pin_cpu
+from pipeline.core.launcher import LauncherError, relaunch
 
 # command name -> (module, function), in pipeline order
 COMMANDS = {
@@ -26,6 +27,7 @@ COMMANDS = {
     "tables": ("stages.tables", "tables"),
     "figures": ("stages.figures", "figures"),
     "hardware": ("stages.hardware", "hardware"),
+    "submit": ("stages.submit", "submit"),  # not a stage: the training stages as cluster jobs
 }
 
 
@@ -58,6 +60,11 @@ def _params_file(argv: list[str]) -> Path:
 
 def main() -> None:
     pin_cpu(_params_file(sys.argv))  # before any stage imports torch or numpy (pipeline/core/cpu.py)
+    try:  # a training command under torchrun, when SEENN_LAUNCHER or .seenn/launcher asks (once)
+        relaunch(sys.argv)
+    except LauncherError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
     invoked = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in COMMANDS else None
     build_app(invoked)()
 

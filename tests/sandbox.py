@@ -75,6 +75,16 @@ def make_sandbox(
     return project
 
 
+def one_run(params: dict) -> None:
+    """The embedded default shrunk to one directly trained run (`r19`), its SEENN-II finetune and one grid
+    beta, one epoch each."""
+    tiny(params)
+    params["conversion"] = {}
+    params["direct"] = {"r19": params["direct"]["r19"]}
+    params["seenn2"]["runs"] = ["r19"]
+    params["seenn2"]["betas"] = params["seenn2"]["betas"][:1]
+
+
 def tiny(params: dict) -> None:
     """Shrink every training (runs and SEENN-II finetunes) to one epoch: the pipeline's shape stays, its
     cost drops to seconds."""

@@ -1,6 +1,7 @@
 """The library's layers: a package imports only from itself and from the packages below it.
 
-core < exits < data < snn < training < seenn2 < hardware < report (README, "How the project is laid out").
+core < exits < data < snn < training < seenn2 < hardware < report < cluster
+(README, "How the project is laid out").
 `exits` is numpy only, so the sweep and the reports never load torch (tests/stages/test_stage_deps.py).
 """
 
@@ -11,7 +12,7 @@ import pytest
 
 from tests.sandbox import ROOT
 
-LAYERS = ("core", "exits", "data", "snn", "training", "seenn2", "hardware", "report")
+LAYERS = ("core", "exits", "data", "snn", "training", "seenn2", "hardware", "report", "cluster")
 
 
 def library_files() -> list[Path]:
