@@ -55,8 +55,10 @@ def load_or_train(run: str, runs: Path, params: Path) -> tuple[nn.Module, Prepar
         spec = DirectRun(dataset="digits", model="resnet19", width=0.0625, T=4, epochs=25, lr=0.1)
     data_config = getattr(p.data, spec.dataset) if p is not None else DigitsData()
     data = DATASETS.get(spec.dataset)(data_config, 0)
-    print(f"{runs / run}/model.pt not found: training {spec.model} (width {spec.width:g}, T={spec.T}, "
-          f"{spec.epochs} epochs) on {data.info.label}")
+    print(
+        f"{runs / run}/model.pt not found: training {spec.model} (width {spec.width:g}, T={spec.T}, "
+        f"{spec.epochs} epochs) on {data.info.label}"
+    )
     snn, _, _ = train_direct(spec, data, 0, "cpu")
     temperature = p.sweep.direct_temperature if p is not None else 1.0
     return snn, data, spec.T, temperature, f"freshly trained {spec.model} (no {runs / run})"
@@ -101,15 +103,27 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--alpha", type=float, default=0.95, help="SEENN-I confidence threshold")
-    parser.add_argument("--samples", type=int, default=0,
-                        help="inputs per pass (0: 16 batches, at least the test set once, at most 4096)")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=0,
+        help="inputs per pass (0: 16 batches, at least the test set once, at most 4096)",
+    )
     parser.add_argument("--repeats", type=int, default=7, help="timed passes per policy (median)")
-    parser.add_argument("--no-refill", action="store_true",
-                        help="SEENN-I runs each batch until its last input exits (no admission)")
-    parser.add_argument("--compact-min-fraction", type=float, default=0.0,
-                        help="SEENN-I compacts a pool it cannot refill once this share has finished")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (1: steadier timings on a shared machine)")
+    parser.add_argument(
+        "--no-refill",
+        action="store_true",
+        help="SEENN-I runs each batch until its last input exits (no admission)",
+    )
+    parser.add_argument(
+        "--compact-min-fraction",
+        type=float,
+        default=0.0,
+        help="SEENN-I compacts a pool it cannot refill once this share has finished",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (1: steadier timings on a shared machine)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -120,18 +134,31 @@ def main() -> None:
     x = repeated(data.x_test, samples)
     y = repeated(data.y_test, samples)
     fixed, seenn1 = FixedT(T), Seenn1(args.alpha, "sum", temperature)
-    print(f"model: {origin}; T={T}, temperature={temperature:g}; device={args.device}, "
-          f"threads={torch.get_num_threads()}, batch_size={args.batch_size}, samples={len(x)}, "
-          f"repeats={args.repeats}, refill={not args.no_refill}, "
-          f"compact_min_fraction={args.compact_min_fraction:g}")
+    print(
+        f"model: {origin}; T={T}, temperature={temperature:g}; device={args.device}, "
+        f"threads={torch.get_num_threads()}, batch_size={args.batch_size}, samples={len(x)}, "
+        f"repeats={args.repeats}, refill={not args.no_refill}, "
+        f"compact_min_fraction={args.compact_min_fraction:g}"
+    )
 
     snn.to(args.device)
     x_device = torch.as_tensor(x).to(args.device)  # inputs on the device before timing
     last = {}
 
     def engine_pass(name: str, policy) -> float:
-        timed = latency(snn, x_device, info, T, policy, args.batch_size, args.device, warmup=0, repeats=1,
-                        compact_min_fraction=args.compact_min_fraction, refill=not args.no_refill)
+        timed = latency(
+            snn,
+            x_device,
+            info,
+            T,
+            policy,
+            args.batch_size,
+            args.device,
+            warmup=0,
+            repeats=1,
+            compact_min_fraction=args.compact_min_fraction,
+            refill=not args.no_refill,
+        )
         last[name] = timed
         return timed.times[0]
 
@@ -159,18 +186,26 @@ def main() -> None:
     avg_t = result.decision.avg_timesteps()
     for name, label, t in (("fixed", "fixed-T", t_fixed), ("seenn1", "SEENN-I", t_seenn1)):
         r = last[name].result
-        print(f"{label}: {1e3 * t / len(x):.4f} ms/sample, {len(x) / t:,.0f} samples/s, accuracy "
-              f"{100 * r.decision.accuracy(y):.2f}%, avg T {r.decision.avg_timesteps():.4f}, "
-              f"model calls {r.model_calls}, input-steps {r.sample_steps}")
-    print(f"pass times (s): fixed {' '.join(f'{t:.3f}' for t in times['fixed'])}; "
-          f"SEENN-I {' '.join(f'{t:.3f}' for t in times['seenn1'])}")
-    print(f"reference, fixed T as one merged-time forward per batch (no engine): "
-          f"{1e3 * t_merged / len(x):.4f} "
-          f"ms/sample; SEENN-I engine speedup over it: {t_merged / t_seenn1:.3f}")
+        print(
+            f"{label}: {1e3 * t / len(x):.4f} ms/sample, {len(x) / t:,.0f} samples/s, accuracy "
+            f"{100 * r.decision.accuracy(y):.2f}%, avg T {r.decision.avg_timesteps():.4f}, "
+            f"model calls {r.model_calls}, input-steps {r.sample_steps}"
+        )
+    print(
+        f"pass times (s): fixed {' '.join(f'{t:.3f}' for t in times['fixed'])}; "
+        f"SEENN-I {' '.join(f'{t:.3f}' for t in times['seenn1'])}"
+    )
+    print(
+        f"reference, fixed T as one merged-time forward per batch (no engine): "
+        f"{1e3 * t_merged / len(x):.4f} "
+        f"ms/sample; SEENN-I engine speedup over it: {t_merged / t_seenn1:.3f}"
+    )
     print(f"engine exits == pipeline.exits.policies.seenn1_exit on the full-T logits: {same}")
     ideal, realized = T / avg_t, t_fixed / t_seenn1
-    print(f"avg_T={avg_t:.4f} T={T} ideal_speedup={ideal:.3f} realized_speedup={realized:.3f} "
-          f"ratio={realized / ideal:.3f}")
+    print(
+        f"avg_T={avg_t:.4f} T={T} ideal_speedup={ideal:.3f} realized_speedup={realized:.3f} "
+        f"ratio={realized / ideal:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Stage `figures`: Figure 1 (accuracy against T, AET marked), Figure 4 (accuracy against average T,
-SEENN-I against fixed T, exit-step pie charts) and the exit-policy figure, each as PNG and PDF."""
+SEENN-I and SEENN-II against fixed T, exit-step pie charts), Figure 5 (test inputs SEENN-II's policy sends
+to the fewest and the most timesteps) and the exit-policy figure, each as PNG and PDF."""
 
 from pathlib import Path
 
 import typer
 
 from pipeline.report.bundles import curves_bundle, figures_bundle
+from pipeline.report.figure5 import figure5, policy_examples
 from pipeline.report.files import write_report_files
 from pipeline.report.results import load_reported_runs
 from stages.common import PARAMS_OPTION, load_params, one_line_errors
@@ -23,6 +25,8 @@ def figures(
         results = load_reported_runs(p, runs)
         files = {out / name: fig for name, fig in figures_bundle(results).items()}
         files |= {curves / name: curve for name, curve in curves_bundle(results).items()}
+        fig5 = figure5(policy_examples(p, runs))  # what SEENN-II's policy learned
+        files |= {out / "figure5.png": fig5, out / "figure5.pdf": fig5}
     write_report_files(files)
     typer.echo(
         f"figures: figure1, figure4, exit_policies and sweep curves from {len(results)} runs "

@@ -37,8 +37,10 @@ def hardware(
         device = resolve_device(p.device)
         rows, per_layer = measure_runs(p, runs, device, batch_size, warmup, repeats, log=typer.echo)
         table = hardware_table(rows)
-        files = {(figures if name.startswith("figure") else tables) / name: content
-                 for name, content in hardware_bundle(table, per_layer).items()}
+        files = {
+            (figures if name.startswith("figure") else tables) / name: content
+            for name, content in hardware_bundle(table, per_layer).items()
+        }
         files[metrics] = hardware_metrics(table, p.alpha, device, batch_size, torch.get_num_threads())
     write_report_files(files)
     typer.echo(f"hardware: {len(rows)} points on {device} (batch {batch_size}) -> {tables}, {figures}")

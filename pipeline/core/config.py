@@ -56,6 +56,18 @@ def rule(doc: str, *, low=None, high=None, low_open=False, high_open=False, choi
 
 
 # --- sections ---------------------------------------------------------------------------------------
+def holdout_rule():
+    """`data.<dataset>.holdout_fraction`, the same for every in-memory dataset."""
+    return rule(
+        "share of the training split held out, stratified and seeded, never used to train an SNN: SEENN-II's "
+        "policy data (seenn2.policy_data: holdout) and checkpoint selection (select: best_holdout)",
+        low=0,
+        high=1,
+        high_open=True,
+        default=0.0,
+    )
+
+
 @dataclass(frozen=True)
 class DigitsData:
     test_fraction: float = rule(
@@ -66,6 +78,7 @@ class DigitsData:
         high_open=True,
         default=0.3,
     )
+    holdout_fraction: float = holdout_rule()
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,7 @@ class DigitsDvsData:
     threshold: float = rule("DVS contrast threshold on log intensity", low=0, low_open=True, default=0.15)
     upsample: int = rule("image upsampling before the saccade", low=1, high=8, default=2)
     saccade_steps: int = rule("fine simulation steps along the saccade", low=1, default=60)
+    holdout_fraction: float = holdout_rule()
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class CifarData:
     test_subset_per_class: int = rule(
         "keep the first k test images of each class (0 = all)", low=0, default=0
     )
+    holdout_fraction: float = holdout_rule()
 
 
 @dataclass(frozen=True)
@@ -102,6 +117,7 @@ class Cifar10DvsData:
     train_per_class: int = rule(
         "first recordings of each class used for training (by file name)", low=1, default=900
     )
+    holdout_fraction: float = holdout_rule()
 
 
 @dataclass(frozen=True)
@@ -199,6 +215,13 @@ class TrainingParams:
     autoaugment: bool = rule("augmentation: torchvision AutoAugment, CIFAR-10 policy", default=False)
     rcs_weight: float = rule(
         "weight of SNNCutoff's RCS regulariser (0 = off; its paper: 0.001-0.005)", low=0, default=0.0
+    )
+    select: str = rule(
+        "which epoch's weights a run keeps: last, or best_holdout (the best accuracy on the data stage's "
+        "held-out split; the released code picks the best test epoch, selection on the test set, never "
+        "offered here)",
+        choices=("last", "best_holdout"),
+        default="last",
     )
     shortcut: str = _shortcut_rule()
     stem: str = _stem_rule()
@@ -328,6 +351,13 @@ class SeennIIParams:
         "augmentation while finetuning: random translation in pixels (0 = none)", low=0, high=16, default=0
     )
     flip: bool = rule("augmentation while finetuning: random horizontal flip", default=False)
+    policy_data: str = rule(
+        "what the policy learns from: holdout (the data stage's held-out split, outputs the SNN has not "
+        "fit; the joint SNN term keeps its own training split) or train (the SNN's own training inputs, "
+        "the paper's way)",
+        choices=("holdout", "train"),
+        default="train",
+    )
 
 
 SWITCH = ("auto", True, False)  # a speed switch: auto = on where it was measured to help (README)
@@ -408,11 +438,6 @@ class Params:
     checkpoint_every: int = rule(
         "epochs between resumable checkpoints of training stages (0 = none)", low=0, default=1
     )
-    launcher: str = rule(
-        "command that runs the training stages: seenn, or e.g. "
-        "'torchrun --nproc_per_node 4 --no-python seenn'",
-        default="seenn",
-    )
     deterministic: bool = rule(
         "deterministic GPU kernels (slower; CPU runs are deterministic anyway)", default=False
     )
@@ -473,7 +498,18 @@ def _check_scalar(key: str, value: Any, kind: type, meta: dict) -> Any:
     return value
 
 
+# Keys params files once had, with where their job went (the one-line error says it instead of a guess).
+RETIRED = {
+    "launcher": "the launcher is no longer a param (it cannot change results, and a param in the stage "
+    "command would invalidate them): remove it and set SEENN_LAUNCHER, e.g. "
+    "SEENN_LAUNCHER='torchrun --nproc_per_node 4', or write it in .seenn/launcher "
+    '(README "Several GPUs or nodes")',
+}
+
+
 def _unknown(prefix: str, key: str, known: list[str]) -> typing.NoReturn:
+    if prefix + key in RETIRED:
+        raise ParamsError(f"params: unknown key {prefix + key!r}: {RETIRED[prefix + key]}")
     guess = difflib.get_close_matches(key, known, n=1)
     hint = f"; did you mean {guess[0]!r}?" if guess else f"; known keys: {', '.join(known)}"
     raise ParamsError(f"params: unknown key {prefix + key!r}{hint}")
@@ -581,13 +617,7 @@ def parse_params(raw: Any) -> Params:
                     run.dataset,
                     "a static-image dataset (" + ", ".join(STATIC_DATASETS) + ")",
                 )
-    _check_seenn2(params.seenn2, direct)
-    if params.launcher.split()[-1:] != ["seenn"]:
-        _fail(
-            "launcher",
-            params.launcher,
-            "a command ending in seenn, e.g. 'torchrun --nproc_per_node 4 --no-python seenn'",
-        )
+    _check_seenn2(params.seenn2, direct, params.data)
     for f in fields(SpeedParams):
         value = getattr(params.speed, f.name)
         if value not in SWITCH or isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -615,10 +645,18 @@ def _check_architecture(prefix: str, run: Any) -> None:
         _fail(f"{prefix}.vgg_head", run.vgg_head, "gap: only vgg16 has this option")
 
 
-def _check_seenn2(s: "SeennIIParams", direct: dict) -> None:
+def _check_seenn2(s: "SeennIIParams", direct: dict, data: "DataParams | None" = None) -> None:
     for i, name in enumerate(s.runs):
         if name not in direct:
             _fail(f"seenn2.runs[{i}]", name, "the name of a run in `direct` (" + ", ".join(direct) + ")")
+        dataset = direct[name].dataset
+        held = getattr(getattr(data, dataset, None), "holdout_fraction", 0.0) if data is not None else 0.0
+        if s.policy_data == "holdout" and not held > 0:
+            _fail(
+                "seenn2.policy_data",
+                s.policy_data,
+                f"train, or a held-out split for run {name}: data.{dataset}.holdout_fraction > 0",
+            )
     if len(set(s.runs)) != len(s.runs):
         _fail("seenn2.runs", s.runs, "a list without repeats")
     _check_list("seenn2.betas", s.betas, float, dict(low=0))

@@ -1,6 +1,9 @@
 """Dataset builders by name: each returns a `PreparedData` ready to be saved by the data stage."""
 
+import dataclasses
 from pathlib import Path
+
+import numpy as np
 
 from pipeline.core.config import (
     CifarData,
@@ -102,7 +105,30 @@ def prepare_imagenet(config: ImageNetData, seed: int) -> PreparedData:
 def prepare_dataset(name: str, params: DataParams, seed: int) -> PreparedData:
     """Build dataset `name` from its params section; a missing, corrupt or unsupported source becomes one
     `StageError` line that names the dataset."""
+    config = getattr(params, name)
     try:
-        return DATASETS.get(name)(getattr(params, name), seed)
+        prepared = DATASETS.get(name)(config, seed)
     except (FileNotFoundError, ValueError, RuntimeError, NotImplementedError) as err:
         raise StageError(f"data {name}: {err}") from err
+    return hold_out(prepared, getattr(config, "holdout_fraction", 0.0), seed)
+
+
+def hold_out(data: PreparedData, fraction: float, seed: int) -> PreparedData:
+    """Move a stratified, seeded `fraction` of the training split into the held-out split (in-memory data;
+    the kept training samples stay in their original order)."""
+    if fraction <= 0:
+        return data
+    if data.stream is not None:
+        raise StageError(f"data {data.info.name}: a held-out split needs in-memory data, not a stream")
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(data.y_train))
+    keep, held = train_test_split(index, test_size=fraction, stratify=data.y_train, random_state=seed)
+    keep, held = np.sort(keep), np.sort(held)
+    return dataclasses.replace(
+        data,
+        x_train=data.x_train[keep],
+        y_train=data.y_train[keep],
+        x_holdout=data.x_train[held],
+        y_holdout=data.y_train[held],
+    )

@@ -221,9 +221,7 @@ def simulate_events(
     if images.ndim != 4 or images.shape[1] != 1:
         raise ValueError(f"images must be 4-D [N, 1, H, W] with 1 channel, got shape {images.shape}")
     if images.size and (not np.all(np.isfinite(images)) or images.min() < 0 or images.max() > 1):
-        raise ValueError(
-            f"images must hold values in [0, 1], got range [{images.min()}, {images.max()}]"
-        )
+        raise ValueError(f"images must hold values in [0, 1], got range [{images.min()}, {images.max()}]")
     _validate_frames_threshold(frames, threshold)
     if not _is_int(saccade_steps) or saccade_steps < frames:
         raise ValueError(f"saccade_steps must be an integer >= frames ({frames}), got {saccade_steps!r}")

@@ -1,6 +1,8 @@
 """The prepared-dataset format every data builder writes and every training stage reads.
 
-`<folder>/prepared.npz` holds `x_train, y_train, x_test, y_test` and `<folder>/info.json` the metadata.
+`<folder>/prepared.npz` holds `x_train, y_train, x_test, y_test` (and `x_holdout, y_holdout` when the data
+stage holds part of the training split out: never used to train an SNN) and `<folder>/info.json` the
+metadata.
 Static images are `[N, C, H, W]`, float32 in [0, 1] (small embedded data) or uint8 with a per-channel
 mean/std (CIFAR: a quarter of the memory; normalised batch by batch); event data is
 `[N, frames, 2, H, W]` event counts.
@@ -56,6 +58,8 @@ class PreparedData:
     x_test: np.ndarray
     y_test: np.ndarray  # [N] int64
     stream: ImageFolderIndex | None = None  # set for data streamed from an image folder (ImageNet)
+    x_holdout: np.ndarray | None = None  # held-out part of the training split, never used to train an SNN
+    y_holdout: np.ndarray | None = None  # [M] int64 (None: no held-out split)
 
     def sample_shape(self) -> tuple[int, ...]:
         """One input's shape: the stored arrays', or for streamed data the crops the feed produces."""
@@ -72,6 +76,8 @@ def save_prepared(data: PreparedData, folder: Path) -> None:
     fields = asdict(data.info)
     if data.stream is None:
         arrays = dict(x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test)
+        if data.y_holdout is not None:
+            arrays.update(x_holdout=data.x_holdout, y_holdout=data.y_holdout)
         write_atomic(folder / "prepared.npz", lambda tmp: np.savez(tmp, **arrays))
     else:
         s = data.stream
@@ -99,7 +105,8 @@ def load_prepared(folder: Path) -> PreparedData:
         raise _missing(arrays)
     with np.load(arrays) as z:
         if stream is None:
-            return PreparedData(info, z["x_train"], z["y_train"], z["x_test"], z["y_test"])
+            held = (z["x_holdout"], z["y_holdout"]) if "y_holdout" in z.files else (None, None)
+            return PreparedData(info, z["x_train"], z["y_train"], z["x_test"], z["y_test"], None, *held)
         index = ImageFolderIndex(stream["root"], tuple(stream["classes"]), z["train_paths"], z["val_paths"])
         empty = np.zeros(0, dtype=np.uint8)
         return PreparedData(info, empty, z["y_train"], empty, z["y_test"], index)

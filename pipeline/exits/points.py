@@ -38,8 +38,17 @@ def points_table(points: Sequence[Point], labels: np.ndarray) -> pd.DataFrame:
         low, high = wilson_interval(int(correct.sum()), len(labels))
         t_low, t_high = mean_interval(p.decision.exit_step)
         rows.append(
-            (p.policy, float(p.param), float(correct.mean()), p.decision.avg_timesteps(), len(labels),
-             low, high, t_low, t_high)
+            (
+                p.policy,
+                float(p.param),
+                float(correct.mean()),
+                p.decision.avg_timesteps(),
+                len(labels),
+                low,
+                high,
+                t_low,
+                t_high,
+            )
         )
     return pd.DataFrame(rows, columns=POINT_COLUMNS)
 

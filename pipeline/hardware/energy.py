@@ -70,8 +70,12 @@ def _fan_out_ops(module: nn.Module, events: torch.Tensor) -> torch.Tensor:
         device=events.device,
     )
     counts = F.conv2d(
-        events.to(torch.float64), ones, stride=module.stride, padding=module.padding,
-        dilation=module.dilation, groups=module.groups,
+        events.to(torch.float64),
+        ones,
+        stride=module.stride,
+        padding=module.padding,
+        dilation=module.dilation,
+        groups=module.groups,
     )  # [M, groups, H_out, W_out]
     per_group = module.out_channels // module.groups
     return counts.sum(dim=(1, 2, 3)).round().to(torch.long) * per_group

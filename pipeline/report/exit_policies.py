@@ -74,19 +74,25 @@ def policy_order(policies: Sequence[str]) -> list[str]:
     return known + sorted(set(policies) - set(known))
 
 
-def matched_point(points: pd.DataFrame, target: float) -> pd.Series | None:
-    """The operating point with the smallest average timesteps among those with accuracy >= `target`.
+def effective_timesteps(points: pd.DataFrame) -> pd.Series:
+    """Average timesteps plus, for SEENN-II, its policy network's cost in SNN-timestep equivalents
+    (`policy_cost`, from seenn2.json): the cost the comparison charges each point."""
+    cost = points["policy_cost"].fillna(0.0) if "policy_cost" in points else 0.0
+    return points["avg_timesteps"] + cost
 
-    Ties on average timesteps go to the higher accuracy, then the smaller param. `points` has the sweep
-    columns (accuracy a fraction); None when no point reaches the target.
+
+def matched_point(points: pd.DataFrame, target: float) -> pd.Series | None:
+    """The operating point with the smallest effective timesteps (`effective_timesteps`) among those with
+    accuracy >= `target`.
+
+    Ties go to the higher accuracy, then the smaller param. `points` has the sweep columns (accuracy a
+    fraction); None when no point reaches the target.
     """
-    reached = points[points["accuracy"] >= target - _TOL]
+    reached = points[points["accuracy"] >= target - _TOL].assign(_cost=lambda d: effective_timesteps(d))
     if reached.empty:
         return None
-    order = reached.sort_values(
-        ["avg_timesteps", "accuracy", "param"], ascending=[True, False, True], kind="stable"
-    )
-    return order.iloc[0]
+    order = reached.sort_values(["_cost", "accuracy", "param"], ascending=[True, False, True], kind="stable")
+    return order.iloc[0].drop("_cost")
 
 
 def comparison(runs: Sequence[RunResult], drops_pts: Sequence[float] = DROPS_PTS) -> pd.DataFrame:
@@ -126,7 +132,8 @@ def comparison(runs: Sequence[RunResult], drops_pts: Sequence[float] = DROPS_PTS
                     "reduction": math.nan,
                 }
                 if point is not None:
-                    avg = float(point["avg_timesteps"])
+                    cost = float(point.get("policy_cost", 0.0)) if "policy_cost" in point else 0.0
+                    avg = float(point["avg_timesteps"]) + (0.0 if math.isnan(cost) else cost)
                     row.update(
                         status="reached",
                         param=float(point["param"]),
@@ -135,15 +142,20 @@ def comparison(runs: Sequence[RunResult], drops_pts: Sequence[float] = DROPS_PTS
                         accuracy_low=100.0 * float(point.get("accuracy_low", math.nan)),
                         accuracy_high=100.0 * float(point.get("accuracy_high", math.nan)),
                         reduction=run.T / avg,
-                        **_paired(run, policy, point, matched.get("seenn1")),
+                        **_paired(
+                            run, policy, point, matched.get("seenn1"), 0.0 if math.isnan(cost) else cost
+                        ),
                     )
                 rows.append(row)
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
-def _paired(run: RunResult, policy: str, point: pd.Series, seenn1: pd.Series | None) -> dict:
-    """Paired bootstraps over the run's test inputs: this point's average timesteps against SEENN-I's
-    matched point at the same target, and its accuracy against the full-T SNN's (points)."""
+def _paired(
+    run: RunResult, policy: str, point: pd.Series, seenn1: pd.Series | None, cost: float = 0.0
+) -> dict:
+    """Paired bootstraps over the run's test inputs: this point's average timesteps (plus a policy
+    network's constant `cost`) against SEENN-I's matched point at the same target, and its accuracy against
+    the full-T SNN's (points)."""
     out: dict = {}
     mine = run.decisions.find(policy, float(point["param"])) if run.decisions is not None else None
     if mine is None:
@@ -151,14 +163,22 @@ def _paired(run: RunResult, policy: str, point: pd.Series, seenn1: pd.Series | N
     steps, correct = mine
     reference = run.decisions.find("seenn1", float(seenn1["param"])) if seenn1 is not None else None
     if reference is not None and policy != "seenn1":
-        diff = paired_bootstrap(steps, reference[0])
-        out.update(delta_timesteps_vs_seenn1=diff.estimate, delta_timesteps_low=diff.low,
-                   delta_timesteps_high=diff.high, significant_vs_seenn1=diff.significant)
+        diff = paired_bootstrap(steps + cost, reference[0])
+        out.update(
+            delta_timesteps_vs_seenn1=diff.estimate,
+            delta_timesteps_low=diff.low,
+            delta_timesteps_high=diff.high,
+            significant_vs_seenn1=diff.significant,
+        )
     full = run.decisions.find("fixed", float(run.T))
     if full is not None and policy != "fixed":
         diff = paired_bootstrap(correct, full[1])
-        out.update(delta_accuracy_vs_full=100 * diff.estimate, delta_accuracy_low=100 * diff.low,
-                   delta_accuracy_high=100 * diff.high, significant_vs_full=diff.significant)
+        out.update(
+            delta_accuracy_vs_full=100 * diff.estimate,
+            delta_accuracy_low=100 * diff.low,
+            delta_accuracy_high=100 * diff.high,
+            significant_vs_full=diff.significant,
+        )
     return out
 
 
@@ -224,6 +244,8 @@ def comparison_notes(drops_pts: Sequence[float] = DROPS_PTS) -> list[str]:
         "noise (a paired bootstrap over the test inputs, 95 %, in the CSV as delta_timesteps_vs_seenn1 "
         "with its interval); unmarked cells differ significantly. The CSV also holds each point's "
         "accuracy difference from the full-T SNN with its paired interval (delta_accuracy_vs_full).",
+        "SEENN-II cells include its policy network's cost, in SNN-timestep equivalents (its MACs over one "
+        "SNN timestep's; seenn2.json), added to the average timesteps.",
         "A policy's points are only those of its sweep grid, so a finer grid can only lower its cell.",
         "Top-K: stop when the gap between the two largest summed logits exceeds beta; calibrated Top-K "
         "fits one beta per step on the training set so that at most epsilon of the exits are unsettled.",

@@ -95,60 +95,137 @@ def _rows(
 # rows (tdBN .. SEENN-II) and "VGG-16" beside the last four; tdBN's and TET's numbers are their papers'
 # ResNet-19 results, which supports this grouping.
 _TABLE1 = [
-    *_rows(1, "direct", "ResNet-20", "Dspike [31]", {
-        "cifar10": [(93.13, 2), (93.16, 4), (94.25, 6)],
-        "cifar100": [(71.28, 2), (73.35, 4), (74.24, 6)],
-    }, row_note=_T1_GROUPING),
-    *_rows(1, "direct", "ResNet-19", "tdBN [21]", {
-        "cifar10": [(92.34, 2), (92.92, 4), (93.16, 6)],
-        "cifar100": [None, None, None],
-    }),
-    *_rows(1, "direct", "ResNet-19", "TET [30]", {
-        "cifar10": [(94.16, 2), (94.44, 4), (94.50, 6)],
-        "cifar100": [(72.87, 2), (74.47, 4), (74.72, 6)],
-    }),
+    *_rows(
+        1,
+        "direct",
+        "ResNet-20",
+        "Dspike [31]",
+        {
+            "cifar10": [(93.13, 2), (93.16, 4), (94.25, 6)],
+            "cifar100": [(71.28, 2), (73.35, 4), (74.24, 6)],
+        },
+        row_note=_T1_GROUPING,
+    ),
+    *_rows(
+        1,
+        "direct",
+        "ResNet-19",
+        "tdBN [21]",
+        {
+            "cifar10": [(92.34, 2), (92.92, 4), (93.16, 6)],
+            "cifar100": [None, None, None],
+        },
+    ),
+    *_rows(
+        1,
+        "direct",
+        "ResNet-19",
+        "TET [30]",
+        {
+            "cifar10": [(94.16, 2), (94.44, 4), (94.50, 6)],
+            "cifar100": [(72.87, 2), (74.47, 4), (74.72, 6)],
+        },
+    ),
     # CIFAR-100 prints only "74.10 (4)" and "-": the first cell is blank in the extraction, taken as "-".
-    *_rows(1, "direct", "ResNet-19", "RecDis-SNN [33]", {
-        "cifar10": [(93.64, 2), (95.53, 4), (95.55, 6)],
-        "cifar100": [None, (74.10, 4), None],
-    }),
-    *_rows(1, "direct", "ResNet-19", "IM-Loss [53]", {
-        "cifar10": [(93.85, 2), (95.40, 4), (95.49, 6)],
-        "cifar100": [None, None, None],
-    }),
-    *_rows(1, "direct", "ResNet-19", "TEBN [32]", {
-        "cifar10": [(95.45, 2), (95.58, 4), (95.60, 6)],
-        "cifar100": [(78.07, 2), (78.71, 4), (78.76, 6)],
-    }),
+    *_rows(
+        1,
+        "direct",
+        "ResNet-19",
+        "RecDis-SNN [33]",
+        {
+            "cifar10": [(93.64, 2), (95.53, 4), (95.55, 6)],
+            "cifar100": [None, (74.10, 4), None],
+        },
+    ),
+    *_rows(
+        1,
+        "direct",
+        "ResNet-19",
+        "IM-Loss [53]",
+        {
+            "cifar10": [(93.85, 2), (95.40, 4), (95.49, 6)],
+            "cifar100": [None, None, None],
+        },
+    ),
+    *_rows(
+        1,
+        "direct",
+        "ResNet-19",
+        "TEBN [32]",
+        {
+            "cifar10": [(95.45, 2), (95.58, 4), (95.60, 6)],
+            "cifar100": [(78.07, 2), (78.71, 4), (78.76, 6)],
+        },
+    ),
     # Both Acc_1 cells print "· · ·". Sec. 4.2 gives CIFAR-10's: "96.07% with only 1.09 average timesteps".
-    *_rows(1, "direct", "ResNet-19", "SEENN-I (Ours)", {
-        "cifar10": [(96.07, 1.09), (96.38, 1.20), (96.44, 1.34)],
-        "cifar100": [(None, None), (81.42, 1.55), (81.65, 1.74)],
-    }, notes={
-        ("cifar10", 1): "lost in the table extraction ('· · ·'); value from sec. 4.2 text (96.07 at 1.09)",
-        ("cifar100", 1): _LOST,
-    }),
+    *_rows(
+        1,
+        "direct",
+        "ResNet-19",
+        "SEENN-I (Ours)",
+        {
+            "cifar10": [(96.07, 1.09), (96.38, 1.20), (96.44, 1.34)],
+            "cifar100": [(None, None), (81.42, 1.55), (81.65, 1.74)],
+        },
+        notes={
+            (
+                "cifar10",
+                1,
+            ): "lost in the table extraction ('· · ·'); value from sec. 4.2 text (96.07 at 1.09)",
+            ("cifar100", 1): _LOST,
+        },
+    ),
     # The abstract rounds this to "96.1% accuracy with an average of 1.08 timesteps".
-    *_rows(1, "direct", "ResNet-19", "SEENN-II (Ours)", {
-        "cifar10": [(96.01, 1.08), None, None],
-        "cifar100": [(80.23, 1.21), None, None],
-    }),
-    *_rows(1, "direct", "VGG-16", "Diet-SNN [25]", {
-        "cifar10": [None, None, (92.70, 5)],
-        "cifar100": [None, None, (69.67, 5)],
-    }),
-    *_rows(1, "direct", "VGG-16", "Temporal prune [54]", {
-        "cifar10": [(93.05, 1), (93.72, 2), (93.85, 3)],
-        "cifar100": [(63.30, 1), (64.86, 2), (65.16, 3)],
-    }),
-    *_rows(1, "direct", "VGG-16", "SEENN-I (Ours)", {
-        "cifar10": [(94.07, 1.08), (94.41, 1.20), (94.56, 1.46)],
-        "cifar100": [(71.87, 1.12), (73.53, 1.46), (74.30, 1.84)],
-    }),
-    *_rows(1, "direct", "VGG-16", "SEENN-II (Ours)", {
-        "cifar10": [(94.36, 1.09), None, None],
-        "cifar100": [(72.76, 1.15), None, None],
-    }),
+    *_rows(
+        1,
+        "direct",
+        "ResNet-19",
+        "SEENN-II (Ours)",
+        {
+            "cifar10": [(96.01, 1.08), None, None],
+            "cifar100": [(80.23, 1.21), None, None],
+        },
+    ),
+    *_rows(
+        1,
+        "direct",
+        "VGG-16",
+        "Diet-SNN [25]",
+        {
+            "cifar10": [None, None, (92.70, 5)],
+            "cifar100": [None, None, (69.67, 5)],
+        },
+    ),
+    *_rows(
+        1,
+        "direct",
+        "VGG-16",
+        "Temporal prune [54]",
+        {
+            "cifar10": [(93.05, 1), (93.72, 2), (93.85, 3)],
+            "cifar100": [(63.30, 1), (64.86, 2), (65.16, 3)],
+        },
+    ),
+    *_rows(
+        1,
+        "direct",
+        "VGG-16",
+        "SEENN-I (Ours)",
+        {
+            "cifar10": [(94.07, 1.08), (94.41, 1.20), (94.56, 1.46)],
+            "cifar100": [(71.87, 1.12), (73.53, 1.46), (74.30, 1.84)],
+        },
+    ),
+    *_rows(
+        1,
+        "direct",
+        "VGG-16",
+        "SEENN-II (Ours)",
+        {
+            "cifar10": [(94.36, 1.09), None, None],
+            "cifar100": [(72.76, 1.15), None, None],
+        },
+    ),
 ]
 
 # --- Table 2: ANN-SNN conversion, CIFAR --------------------------------------------------------------
@@ -157,27 +234,60 @@ _TABLE1 = [
 # Tables 1 and 3, a group's label sits on its middle row, so OPI, QCFS and SEENN-I form the ResNet-18
 # group and Opt. and Calibration the ResNet-20 one.
 _TABLE2 = [
-    *_rows(2, "conversion", "ResNet-20", "Opt. [13]", {
-        "cifar10": [(92.41, 16), (93.30, 32), (93.55, 64)],
-        "cifar100": [(63.73, 16), (68.40, 32), (69.27, 64)],
-    }),
-    *_rows(2, "conversion", "ResNet-20", "Calibration [14]", {
-        "cifar10": [(94.78, 32), (95.30, 64), (95.42, 128)],
-        "cifar100": [None, None, None],
-    }),
-    *_rows(2, "conversion", "ResNet-18", "OPI [30]", {
-        "cifar10": [(75.44, 8), (90.43, 16), (94.82, 32)],
-        "cifar100": [(23.09, 8), (52.34, 16), (67.18, 32)],
-    }, row_note=_T2_OPI),
-    *_rows(2, "conversion", "ResNet-18", "QCFS [18]", {
-        "cifar10": [(75.44, 2), (90.43, 4), (94.82, 8)],
-        "cifar100": [(19.96, 2), (34.14, 4), (55.37, 8)],
-    }, row_note=_T2_QCFS),
+    *_rows(
+        2,
+        "conversion",
+        "ResNet-20",
+        "Opt. [13]",
+        {
+            "cifar10": [(92.41, 16), (93.30, 32), (93.55, 64)],
+            "cifar100": [(63.73, 16), (68.40, 32), (69.27, 64)],
+        },
+    ),
+    *_rows(
+        2,
+        "conversion",
+        "ResNet-20",
+        "Calibration [14]",
+        {
+            "cifar10": [(94.78, 32), (95.30, 64), (95.42, 128)],
+            "cifar100": [None, None, None],
+        },
+    ),
+    *_rows(
+        2,
+        "conversion",
+        "ResNet-18",
+        "OPI [30]",
+        {
+            "cifar10": [(75.44, 8), (90.43, 16), (94.82, 32)],
+            "cifar100": [(23.09, 8), (52.34, 16), (67.18, 32)],
+        },
+        row_note=_T2_OPI,
+    ),
+    *_rows(
+        2,
+        "conversion",
+        "ResNet-18",
+        "QCFS [18]",
+        {
+            "cifar10": [(75.44, 2), (90.43, 4), (94.82, 8)],
+            "cifar100": [(19.96, 2), (34.14, 4), (55.37, 8)],
+        },
+        row_note=_T2_QCFS,
+    ),
     # Sec. 4.2 confirms 93.63% at 1.4 timesteps and 95.08% at 2.01 timesteps.
-    *_rows(2, "conversion", "ResNet-18", "SEENN-I (Ours)", {
-        "cifar10": [(91.08, 1.18), (93.63, 1.40), (95.08, 2.01)],
-        "cifar100": [(39.33, 2.57), (56.99, 4.41), (65.48, 6.19)],
-    }, row_note=_T2_QCFS),
+    *_rows(
+        2,
+        "conversion",
+        "ResNet-18",
+        "SEENN-I (Ours)",
+        {
+            "cifar10": [(91.08, 1.18), (93.63, 1.40), (95.08, 2.01)],
+            "cifar100": [(39.33, 2.57), (56.99, 4.41), (65.48, 6.19)],
+        },
+        row_note=_T2_QCFS,
+    ),
 ]
 
 # --- Table 3: ImageNet, layout Model / Method / T / Acc ---------------------------------------------
@@ -203,8 +313,14 @@ _TABLE3 = [
 # Only sec. 4.2's sentences survive: "SEENN-I can surpass all existing work except TET with only 2.53
 # timesteps" (no accuracy given) and "SEENN-II can get an accuracy of 82.6 using 4.5 timesteps".
 _TABLE4 = [
-    *_rows(4, "direct", "VGGSNN", "SEENN-I (Ours)", {"cifar10_dvs": [(None, 2.53)]},
-           row_note=_T4_MODEL + "; accuracy not stated in the text"),
+    *_rows(
+        4,
+        "direct",
+        "VGGSNN",
+        "SEENN-I (Ours)",
+        {"cifar10_dvs": [(None, 2.53)]},
+        row_note=_T4_MODEL + "; accuracy not stated in the text",
+    ),
     *_rows(4, "direct", "VGGSNN", "SEENN-II (Ours)", {"cifar10_dvs": [(82.6, 4.5)]}, row_note=_T4_MODEL),
 ]
 

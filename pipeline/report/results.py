@@ -224,7 +224,10 @@ def attach_seenn2(runs: Sequence[RunResult], seenn2_dirs: Sequence[Path]) -> lis
             raise ValueError(
                 f"{folder / 'seenn2.json'}: base_run {meta['base_run']!r} is not among the runs given"
             )
-        extra.setdefault(meta["base_run"], []).append(_read_csv(folder / "seenn2.csv", SWEEP_COLUMNS))
+        rows = _read_csv(folder / "seenn2.csv", SWEEP_COLUMNS)
+        # the policy network runs before the SNN: its cost in SNN-timestep equivalents (seenn2.json)
+        rows["policy_cost"] = float(meta.get("policy_cost_in_snn_timesteps", 0.0))
+        extra.setdefault(meta["base_run"], []).append(rows)
         if (folder / "decisions.npz").is_file():
             decisions.setdefault(meta["base_run"], []).append(load_decisions(folder / "decisions.npz"))
     out = []

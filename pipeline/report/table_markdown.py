@@ -81,34 +81,57 @@ def _wide(tidy: pd.DataFrame) -> str:
             text += f"{_SEP}paper {_paper_text(row)}"
         cells.setdefault(key, {})[(row["dataset"], row["slot"])] = text
     header = ["Model", "Method"] + [f"{label_of[d]} {slot_label[s]}" for d, s in columns]
-    lines = [[model, method] + [by_col.get(col, "") for col in columns]
-             for (model, method), by_col in cells.items()]
+    lines = [
+        [model, method] + [by_col.get(col, "") for col in columns]
+        for (model, method), by_col in cells.items()
+    ]
     return pipe_table(header, lines)
 
 
 def _long(tidy: pd.DataFrame) -> str:
     """One line per (model, method, dataset, slot), as the paper's Table 3 (Model / Method / T / Acc)."""
-    header = ["Training", "Model", "Method", "Dataset",
-              "T (ours)", "Acc % (ours)", "T (paper)", "Acc % (paper)"]
+    header = [
+        "Training",
+        "Model",
+        "Method",
+        "Dataset",
+        "T (ours)",
+        "Acc % (ours)",
+        "T (paper)",
+        "Acc % (paper)",
+    ]
     lines = []
     for _, row in tidy.iterrows():
         ours_ok = row["status"] in ("compared", "ours")
         paper_empty = math.isnan(row["paper_accuracy"]) and math.isnan(row["paper_timesteps"])
         if not ours_ok and paper_empty and row["slot"] > 1:  # an empty line says nothing slot 1 did not
             continue
-        lines.append([
-            row["section"], row["model"], _method_text(row), row["dataset_label"],
-            _number(row["ours_timesteps"]) if ours_ok else _NO_VALUE,
-            _ours_text(row).split(" (")[0] if ours_ok else _ours_text(row),
-            _number(row["paper_timesteps"]),
-            _NO_VALUE if math.isnan(row["paper_accuracy"]) else f"{row['paper_accuracy']:.2f}",
-        ])
+        lines.append(
+            [
+                row["section"],
+                row["model"],
+                _method_text(row),
+                row["dataset_label"],
+                _number(row["ours_timesteps"]) if ours_ok else _NO_VALUE,
+                _ours_text(row).split(" (")[0] if ours_ok else _ours_text(row),
+                _number(row["paper_timesteps"]),
+                _NO_VALUE if math.isnan(row["paper_accuracy"]) else f"{row['paper_accuracy']:.2f}",
+            ]
+        )
     return pipe_table(header, lines)
 
 
 def _aet(tidy: pd.DataFrame) -> str:
-    header = ["Training", "Model", "Dataset", "T", "AET (ours)", "AET (paper)",
-              "empirical AET (ours)", "empirical AET (paper)"]
+    header = [
+        "Training",
+        "Model",
+        "Dataset",
+        "T",
+        "AET (ours)",
+        "AET (paper)",
+        "empirical AET (ours)",
+        "empirical AET (paper)",
+    ]
 
     def four(value: float, status: str = "") -> str:
         if status == "not run":
@@ -122,10 +145,19 @@ def _aet(tidy: pd.DataFrame) -> str:
             return text
         return f"{text} [{low:.3f}, {high:.3f}]"
 
-    lines = [[row["section"], row["model"], row["dataset_label"], str(row["T"]),
-              ours(row, "ours_aet"), four(row["paper_aet"]),
-              ours(row, "ours_empirical_aet"), four(row["paper_empirical_aet"])]
-             for _, row in tidy.iterrows()]
+    lines = [
+        [
+            row["section"],
+            row["model"],
+            row["dataset_label"],
+            str(row["T"]),
+            ours(row, "ours_aet"),
+            four(row["paper_aet"]),
+            ours(row, "ours_empirical_aet"),
+            four(row["paper_empirical_aet"]),
+        ]
+        for _, row in tidy.iterrows()
+    ]
     return pipe_table(header, lines)
 
 
@@ -222,6 +254,8 @@ def table_notes(
     for run in runs:
         deviation = f" ({run.model_note})" if run.model_note else ""
         route = {"direct": "direct training", "conversion": "ANN-SNN conversion"}.get(run.method, run.method)
-        notes.append(f"Run {run.run}: {run.paper_model}{deviation}, {route}, T = {run.T}, "
-                     f"on {run.label}, {run.n_test} test inputs.")
+        notes.append(
+            f"Run {run.run}: {run.paper_model}{deviation}, {route}, T = {run.T}, "
+            f"on {run.label}, {run.n_test} test inputs."
+        )
     return notes

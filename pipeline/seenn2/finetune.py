@@ -12,7 +12,7 @@ from pipeline.data.feed import Feed
 from pipeline.data.prepared import DatasetInfo, PreparedData, to_sequence
 from pipeline.exits.policies import chosen_exit
 from pipeline.seenn2.policy import build_policy, policy_input, policy_logits
-from pipeline.seenn2.reward import choose_timesteps, joint_loss, released_loss
+from pipeline.seenn2.reward import choose_timesteps, joint_loss, released_loss, split_joint_loss
 from pipeline.training.context import TrainingContext
 from pipeline.training.determinism import seed_everything
 from pipeline.training.feeds import eval_feed, training_feed
@@ -30,10 +30,14 @@ class PolicyAndSnn(nn.Module):
         self.snn, self.policy = snn, policy
         self.info, self.T, self.policy_size, self.frozen_snn = info, T, policy_size, frozen_snn
 
-    def forward(self, x: torch.Tensor, prepare=lambda seq: seq) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, prepare=lambda seq: seq, snn_x: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Policy logits on `x` and the SNN's outputs on `snn_x` (default: `x` too)."""
         logits = self.policy(policy_input(x, self.info, self.policy_size))[0]  # [N, n]
+        snn_x = x if snn_x is None else snn_x
         with torch.no_grad() if self.frozen_snn else torch.enable_grad():
-            outputs = self.snn(prepare(to_sequence(x, self.info, self.T)))  # [T, N, C]
+            outputs = self.snn(prepare(to_sequence(snn_x, self.info, self.T)))  # [T, N', C]
         return logits, outputs
 
 
@@ -48,12 +52,16 @@ def seenn2_task(
     policy_size: int,
     test: Feed,
     ctx: TrainingContext,
+    held: "HeldOutBatches | None" = None,
+    rate_split: str = "train",
 ) -> Task:
     """SEENN-II as a `Task` for `fit`.
 
-    `joint` (paper eq. 12): SNN and policy minimise `sum_k v_k (CE_k - R_k)` together. `released`: the SNN
-    is frozen (out of the optimiser, in eval mode) and the policy maximises the released code's weighted
-    expected reward; its weight uses the SNN's 1-step accuracy on the (unaugmented) training set.
+    `joint` (paper eq. 12): SNN and policy minimise `sum_k v_k (CE_k - R_k)` together, on the batches
+    `fit` gives (the SNN's own training inputs) or, with `held`, the policy on held-out batches and the
+    SNN on its own (`split_joint_loss`). `released`: the SNN is frozen (out of the optimiser, in eval
+    mode) and the policy maximises the released code's weighted expected reward on the batches `fit`
+    gives; its weight uses the SNN's 1-step accuracy on the (unaugmented) `rate_split`.
     """
     device, speed = ctx.device, ctx.execution.speed
     frozen = variant != "joint"
@@ -62,7 +70,7 @@ def seenn2_task(
             p.requires_grad_(False)
         first, labels = evaluate(
             snn.to(device),
-            eval_feed(data, "train", device, ctx.execution),
+            eval_feed(data, rate_split, device, ctx.execution),
             lambda x: to_sequence(x, data.info, 1),
             device,
         )
@@ -71,12 +79,37 @@ def seenn2_task(
     cand = torch.tensor(candidates, device=device)
 
     def step(net: nn.Module, xb: torch.Tensor, yb: torch.Tensor):
+        if held is not None and not frozen:
+            return split_step(net, xb, yb)
         with speed.autocast(device):
             logits, outputs = net(xb, speed.prepare_input)
         if frozen:
             loss, parts = released_loss(logits.float(), outputs.float(), yb, cand, beta, rate)
         else:
             loss, parts = joint_loss(logits.float(), outputs.float(), yb, cand, beta)
+        return loss, {k: v * len(yb) for k, v in parts.items()}
+
+    def split_step(net: nn.Module, xb: torch.Tensor, yb: torch.Tensor):
+        """Policy on a held-out batch (the SNN's outputs there in inference mode, no gradient), SNN on its
+        own batch `xb`: one call of `net`, so DDP sees one forward."""
+        x_h, y_h = held.next()
+        with torch.no_grad():
+            snn.eval()
+            with speed.autocast(device):
+                held_outputs = snn(speed.prepare_input(to_sequence(x_h, data.info, T)))  # [T, Nh, C]
+            snn.train()
+        with speed.autocast(device):
+            logits, own_outputs = net(torch.cat([x_h, xb]), speed.prepare_input, snn_x=xb)
+        loss, parts = split_joint_loss(
+            logits[: len(x_h)].float(),
+            held_outputs.float(),
+            y_h,
+            logits[len(x_h) :].float(),
+            own_outputs.float(),
+            yb,
+            cand,
+            beta,
+        )
         return loss, {k: v * len(yb) for k, v in parts.items()}
 
     def score() -> dict[str, float]:
@@ -90,8 +123,34 @@ def seenn2_task(
 
     frozen_modules = (snn,) if frozen else ()
     return Task(
-        net=pair, step=step, score=score, modules={"snn": snn, "policy": policy}, frozen=frozen_modules
+        net=pair,
+        step=step,
+        score=score,
+        modules={"snn": snn, "policy": policy},
+        frozen=frozen_modules,
+        start_epoch=held.restart if held is not None else None,
     )
+
+
+class HeldOutBatches:
+    """Shuffled, augmented batches of the held-out split, drawn as the SNN's own batches go by: restarted at
+    every epoch from a generator seeded by (seed, epoch), so a run resumed at an epoch boundary draws the
+    same batches; cycles when an epoch needs more batches than the split holds."""
+
+    def __init__(self, feed: Feed, seed: int):
+        self.feed, self.seed = feed, seed
+        self._batches = iter(())
+
+    def restart(self, epoch: int) -> None:
+        self._generator = torch.Generator().manual_seed(self.seed * 1000 + epoch + 1)
+        self._batches = self.feed.batches(self._generator)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = next(self._batches, None)
+        if batch is None:  # the split is exhausted: a new pass with the same generator
+            self._batches = self.feed.batches(self._generator)
+            batch = next(self._batches)
+        return batch
 
 
 @torch.no_grad()
@@ -151,10 +210,30 @@ def finetune_policy(
         seed=seed,
         augment=AugmentSpec(shift=seenn2.shift, flip=seenn2.flip),
     )
-    train = training_feed(data, config, ctx.device, ctx.execution)
     test = eval_feed(data, "test", ctx.device, ctx.execution)
+    holdout = seenn2.policy_data == "holdout"
+    held, rate_split = None, "train"
+    if holdout and seenn2.variant == "joint":  # policy on held-out batches, SNN on its own split
+        train = training_feed(data, config, ctx.device, ctx.execution)
+        held = HeldOutBatches(training_feed(data, config, ctx.device, ctx.execution, split="holdout"), seed)
+    elif holdout:  # frozen SNN: the policy alone learns, from held-out batches
+        train = training_feed(data, config, ctx.device, ctx.execution, split="holdout")
+        rate_split = "holdout"
+    else:  # the paper's way: the SNN's own training inputs
+        train = training_feed(data, config, ctx.device, ctx.execution)
     task = seenn2_task(
-        snn, policy, data, run.T, candidates, beta, seenn2.variant, seenn2.policy_input_size, test, ctx
+        snn,
+        policy,
+        data,
+        run.T,
+        candidates,
+        beta,
+        seenn2.variant,
+        seenn2.policy_input_size,
+        test,
+        ctx,
+        held,
+        rate_split,
     )
     metrics = fit(task, train, config, ctx)
     size = seenn2.policy_input_size

@@ -72,6 +72,40 @@ def joint_loss(
     }
 
 
+def split_joint_loss(
+    policy_logits: torch.Tensor,
+    held_outputs: torch.Tensor,
+    held_labels: torch.Tensor,
+    own_policy_logits: torch.Tensor,
+    own_outputs: torch.Tensor,
+    own_labels: torch.Tensor,
+    candidates: torch.Tensor,
+    beta: float,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 12 with the policy on data the SNN has not fit (`seenn2.policy_data: holdout`).
+
+    The policy term is eq. 12 on held-out inputs: `mean_h sum_k v_k (CE_k - R_k)`, where the SNN's outputs
+    `held_outputs [T, Nh, C]` (inference mode, no gradient) only set the constants CE_k and R_k; the
+    gradient reaches the policy alone. The SNN term keeps training the SNN on its own split:
+    `mean_t sum_k v_k CE_k` on `own_outputs [T, Nt, C]`, with the policy's probabilities `v_k` on those
+    inputs as constant weights. Their sum is the loss.
+    """
+    acc = accumulated_at(held_outputs.detach(), candidates)  # [n, Nh, C]
+    n, N, C = acc.shape
+    ce = F.cross_entropy(acc.reshape(n * N, C), held_labels.repeat(n), reduction="none").view(n, N).T
+    correct = acc.argmax(-1) == held_labels[None, :]  # [n, Nh]
+    reward = rewards(correct, candidates, beta, "joint")  # [Nh, n]
+    v = policy_logits.softmax(dim=-1)  # [Nh, n]
+    policy_term = (v * (ce - reward)).sum(dim=-1).mean()
+    own = accumulated_at(own_outputs, candidates)  # [n, Nt, C]
+    n, N, C = own.shape
+    own_ce = F.cross_entropy(own.reshape(n * N, C), own_labels.repeat(n), reduction="none").view(n, N).T
+    snn_term = (own_policy_logits.softmax(dim=-1).detach() * own_ce).sum(dim=-1).mean()
+    v_ = v.detach()
+    parts = {"expected_reward": float((v_ * reward).sum(-1).mean()), "ce": float(snn_term.detach())}
+    return policy_term + snn_term, parts
+
+
 def released_loss(
     policy_logits: torch.Tensor,
     outputs: torch.Tensor,

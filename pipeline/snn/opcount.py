@@ -19,6 +19,7 @@ def macs_per_input(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
         def count(module, inputs, output):
             per_out = module.weight[0].numel()  # in_ch/groups * kh * kw, or in_features
             counts[name] = counts.get(name, 0) + output.numel() // batch * per_out
+
         return count
 
     for name, module in model.named_modules():

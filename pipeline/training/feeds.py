@@ -12,7 +12,19 @@ from pipeline.training.loop import TrainConfig
 EVAL_BATCH = 256  # samples per batch when recording outputs (no gradients)
 
 
-def training_feed(data: PreparedData, config: TrainConfig, device: str, execution: Execution) -> Feed:
+def _split(data: PreparedData, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays of an in-memory split: "train", "test" or "holdout" (the held-out part of training)."""
+    if split == "holdout":
+        if data.y_holdout is None:
+            name = data.info.name
+            raise ValueError(f"{name} has no held-out split: set data.{name}.holdout_fraction > 0")
+        return data.x_holdout, data.y_holdout
+    return (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+
+
+def training_feed(
+    data: PreparedData, config: TrainConfig, device: str, execution: Execution, split: str = "train"
+) -> Feed:
     """Batches of `config.batch_size` in a fresh shuffled order every pass, augmented by `config.augment`;
     under torchrun, this process's contiguous slice of each global batch."""
     shard = execution.process.shard
@@ -20,7 +32,7 @@ def training_feed(data: PreparedData, config: TrainConfig, device: str, executio
         from pipeline.data.imagenet import imagenet_feed
 
         return imagenet_feed(data, "train", config.batch_size, True, device, shard, execution.workers)
-    x_train, y_train = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    x_train, y_train = (torch.from_numpy(a) for a in _split(data, split))
     on_device = execution.speed.data_on_device
     return InMemoryFeed(x_train, y_train, config.batch_size, config.augment, device, on_device, shard)
 
@@ -28,8 +40,8 @@ def training_feed(data: PreparedData, config: TrainConfig, device: str, executio
 def eval_feed(
     data: PreparedData, split: str, device: str, execution: Execution, limit_per_class: int = 0
 ) -> Feed:
-    """An in-order, unaugmented feed over the "train" or "test" split (`limit_per_class`: streamed data
-    only, the first k images of each class). Never sharded: every process sees all of it."""
+    """An in-order, unaugmented feed over the "train", "test" or "holdout" split (`limit_per_class`: streamed
+    data only, the first k images of each class). Never sharded: every process sees all of it."""
     if data.stream is not None:
         from pipeline.data.imagenet import imagenet_feed
 
@@ -37,7 +49,7 @@ def eval_feed(
         return imagenet_feed(
             data, name, EVAL_BATCH, False, device, workers=execution.workers, limit_per_class=limit_per_class
         )
-    x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+    x, y = _split(data, split)
     return InMemoryFeed(
         torch.from_numpy(x),
         torch.from_numpy(y),

@@ -6,6 +6,9 @@ scored."""
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import copy
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -28,6 +31,7 @@ class TrainConfig:
     weight_decay: float = 5e-4  # L2 penalty on all trained parameters
     seed: int = 0  # shuffling order and initialisation
     augment: AugmentSpec = AugmentSpec()  # training-time augmentation (none by default)
+    keep_best: str | None = None  # a `Task.score` metric to maximise: its best epoch's weights are kept
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (outputs [T, N, C], labels [N]) -> loss
@@ -49,6 +53,7 @@ class Task:
     score: Callable[[], dict[str, float]]  # end-of-epoch evaluation, e.g. {"test_accuracy": ...}
     modules: dict[str, nn.Module]  # what a checkpoint saves and restores, by name
     frozen: tuple[nn.Module, ...] = field(default=())  # stay in eval mode while training (frozen SNN)
+    start_epoch: Callable[[int], None] | None = None  # called with each epoch's index before its first step
 
 
 @torch.no_grad()
@@ -76,11 +81,17 @@ def timestep_logits(
 
 
 def supervised_task(
-    model: nn.Module, loss_fn: LossFn, encode: Encode, test: Feed, device: str = "cpu", speed: Speed = Speed()
+    model: nn.Module,
+    loss_fn: LossFn,
+    encode: Encode,
+    test: Feed,
+    device: str = "cpu",
+    speed: Speed = Speed(),
+    holdout: Feed | None = None,
 ) -> Task:
     """The ANN and the directly trained SNN: `loss_fn(outputs [T, n, C], labels)` on the model's per-step
     outputs (in fp32 whatever the autocast); training accuracy of the output summed over all steps; test
-    accuracy of the same on `test` after each epoch."""
+    accuracy of the same on `test` after each epoch (and `holdout_accuracy` on `holdout` when given)."""
 
     def step(net: nn.Module, xb: torch.Tensor, yb: torch.Tensor):
         with speed.autocast(device):
@@ -88,9 +99,13 @@ def supervised_task(
         correct = (outputs.sum(0).argmax(-1) == yb).sum()  # a device tensor: no sync per step
         return loss_fn(outputs.float(), yb), {"train_accuracy": correct}
 
+    def accuracy(feed: Feed) -> float:
+        logits, labels = evaluate(model, feed, encode, device, speed)
+        return float((logits.sum(0).argmax(-1) == labels).mean())
+
     def score() -> dict[str, float]:
-        logits, labels = evaluate(model, test, encode, device, speed)
-        return {"test_accuracy": float((logits.sum(0).argmax(-1) == labels).mean())}
+        scores = {"test_accuracy": accuracy(test)}
+        return scores if holdout is None else {**scores, "holdout_accuracy": accuracy(holdout)}
 
     return Task(net=model, step=step, score=score, modules={"model": model})
 
@@ -121,8 +136,10 @@ def fit(
     metrics: dict[str, float] = {}
     ckpt = ctx.checkpointing or Checkpointing(every=0)
     start, history = 0, []
+    best: dict = {}  # with `config.keep_best`: {"value": best metric, "state": the modules' weights then}
     if ckpt.resume_state is not None:
         start, history = restore(ckpt.resume_state, task.modules, optimizer, scheduler, generator)
+        best = ckpt.resume_state.get("best", {})
     for epoch, past in enumerate(history):
         metrics = past
         if ctx.on_epoch is not None:
@@ -132,6 +149,8 @@ def fit(
         net.train()
         for module in task.frozen:
             module.eval()
+        if task.start_epoch is not None:
+            task.start_epoch(epoch)
         total_loss, sums, seen = 0.0, {}, 0
         for step, (xb, yb) in enumerate(train.batches(generator)):
             loss, stats = task.step(net, xb, yb)
@@ -159,6 +178,14 @@ def fit(
         history.append(metrics)
         if ctx.on_epoch is not None:
             ctx.on_epoch(epoch, metrics)
+        if config.keep_best is not None and metrics[config.keep_best] > best.get("value", -math.inf):
+            state = {name: copy.deepcopy(m.state_dict()) for name, m in task.modules.items()}
+            best = {"value": metrics[config.keep_best], "epoch": epoch, "state": state}
         if ckpt.due(epoch, config.epochs):
-            ckpt.save(capture(task.modules, optimizer, scheduler, generator, epoch + 1, history))
+            state = capture(task.modules, optimizer, scheduler, generator, epoch + 1, history)
+            ckpt.save({**state, "best": best})
+    if best:  # the kept epoch's weights replace the last epoch's (ties keep the earlier epoch)
+        for name, module in task.modules.items():
+            module.load_state_dict(best["state"][name])
+        metrics = {**history[best["epoch"]], "kept_epoch": best["epoch"] + 1}
     return metrics

@@ -38,6 +38,7 @@ def train_config(
         weight_decay=run.weight_decay,
         seed=seed,
         augment=AugmentSpec(run.shift, run.flip, run.roll, run.cutout, run.autoaugment),
+        keep_best="holdout_accuracy" if run.select == "best_holdout" else None,
     )
 
 
@@ -56,10 +57,10 @@ def _train(
         regulariser = rcs_loss if spiking else rcs_ann_loss
         base = loss
         loss = lambda out, y: base(out, y) + run.rcs_weight * regulariser(out, y, recorder)  # noqa: E731
+    holdout = eval_feed(data, "holdout", ctx.device, ctx.execution) if run.select == "best_holdout" else None
+    task = supervised_task(model, loss, encode, test, ctx.device, ctx.execution.speed, holdout)
     with recorder or nullcontext():
-        metrics = fit(
-            supervised_task(model, loss, encode, test, ctx.device, ctx.execution.speed), train, config, ctx
-        )
+        metrics = fit(task, train, config, ctx)
     return metrics, test
 
 

@@ -118,7 +118,12 @@ def test_released_section_parses_with_defaults():
     assert parse_params(BASE).released == {}
     run = parse_params(with_released()).released["r18-released"]
     assert (run.layout, run.model, run.width, run.T, run.shortcut, run.stem) == (
-        "qcfs_resnet18", "resnet18", 1.0, 8, "conv", "auto"
+        "qcfs_resnet18",
+        "resnet18",
+        1.0,
+        8,
+        "conv",
+        "auto",
     )
 
 
@@ -187,3 +192,15 @@ def test_architecture_options_default_to_todays_models():
     params = with_value("direct.r19.stem", "imagenet")
     params["direct"]["r19"]["stem_pool"] = "max"
     assert parse_params(params).direct["r19"].stem == "imagenet"
+
+
+@pytest.mark.parametrize("profile", sorted(p.name for p in (ROOT / "profiles").glob("*.yaml")))
+def test_each_profile_is_valid_and_defines_what_dvc_yaml_loops_over(profile):
+    """A profile replaces params.yaml whole, so it must pass the schema and hold every top-level key that a
+    `foreach: ${key}` in dvc.yaml reads (DVC cannot parse the file otherwise, before any stage runs)."""
+    import re
+
+    params = yaml.safe_load((ROOT / "profiles" / profile).read_text())
+    parse_params(params)
+    looped = set(re.findall(r"foreach:\s*\$\{(\w+)\}", (ROOT / "dvc.yaml").read_text()))
+    assert looped and looped <= set(params), f"{profile} lacks {sorted(looped - set(params))}"

@@ -9,7 +9,6 @@
 """
 
 import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +25,16 @@ AVX2_MACHINE = {
     "MKL_ENABLE_INSTRUCTIONS": "AVX2",
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR AVX512F AVX512_SKX",
 }
-PIN_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS",
-                 "NPY_DISABLE_CPU_FEATURES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+PIN_VARIABLES = (
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "NPY_DISABLE_CPU_FEATURES",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+)
 
 
 def _has_avx512() -> bool:
@@ -55,10 +62,17 @@ def _train(tmp: Path, name: str, params: dict, env: dict[str, str]) -> str:
     base = {k: v for k, v in sandbox_env().items() if k not in PIN_VARIABLES}
     full = {**base, **env}
     seenn = [sys.executable, "-c", "from stages.cli import main; main()"]
-    for args in (["data", "digits", "--out", "data/digits"],
-                 ["train-snn", "r19", "--data", "data/digits", "--out", "runs/r19"]):
-        proc = subprocess.run([*seenn, *args, "--params", "params.yaml"], cwd=folder,
-                              env={**full, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    for args in (
+        ["data", "digits", "--out", "data/digits"],
+        ["train-snn", "r19", "--data", "data/digits", "--out", "runs/r19"],
+    ):
+        proc = subprocess.run(
+            [*seenn, *args, "--params", "params.yaml"],
+            cwd=folder,
+            env={**full, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr
     return hashlib.sha256((folder / "runs/r19/model.pt").read_bytes()).hexdigest()
 

@@ -67,33 +67,45 @@ def extract_subset(archive: Path, dest: Path, per_class: int = 25) -> Path:
 
 
 @pytest.mark.skipif(not CIFAR_JPEG.is_file(), reason="../shared/datasets/cifar10-jpeg.tar.xz is not here")
-def test_smoke_run_on_the_cifar10_jpeg_copy(tmp_path):
-    """The paper-smoke profile's `dvc repro` on the JPEG copy runs every stage and fills CIFAR-10 cells."""
+def test_cifar10_cpu_profile_shrunk_runs_every_stage_on_the_jpeg_copy(tmp_path):
+    """`profiles/cifar10-cpu.yaml` as committed except its size (20 training and 10 test images per class,
+    one epoch per training): `dvc repro` on the JPEG copy runs every stage and fills the CIFAR-10 cells of
+    Tables 1, 2 and 5, the exit-policy comparison and the hardware table."""
     root = extract_subset(CIFAR_JPEG, tmp_path / "cifar")
 
-    def point_to_copy(params: dict) -> None:
-        params["data"]["cifar10"]["root"] = str(root)
+    def shrink(params: dict) -> None:
+        params["data"]["cifar10"].update(
+            root=str(root), download=False, subset_per_class=20, test_subset_per_class=10
+        )
+        for section in ("conversion", "direct"):
+            for spec in params[section].values():
+                spec["epochs"] = 1
+        params["seenn2"]["epochs"] = 1
 
-    project = make_sandbox(tmp_path / "sandbox", point_to_copy, profile="paper-smoke")
+    project = make_sandbox(tmp_path / "sandbox", shrink, profile="cifar10-cpu")
     out = run(["dvc", "repro"], project).stdout
     for stage in (
         "data@cifar10",
         "pretrain_ann@cifar10-resnet18",
         "convert@cifar10-resnet18",
         "train_snn@cifar10-resnet19",
-        "train_snn@cifar10-vgg16",
         "finetune@cifar10-resnet19",
-        "sweep_direct@cifar10-vgg16",
+        "finetune_grid@cifar10-resnet19-16.0",
+        "sweep_direct@cifar10-resnet19",
+        "sweep_conversion@cifar10-resnet18",
         "tables",
         "figures",
+        "hardware",
     ):
         assert f"Running stage '{stage}'" in out, stage
     table1 = pd.read_csv(project / "reports/tables/table1.csv")
-    ours = table1[(table1.dataset == "cifar10") & table1.ours_accuracy.notna()]
-    assert set(ours.model) >= {"ResNet-19", "VGG-16"}
+    assert "ResNet-19" in set(table1[(table1.dataset == "cifar10") & table1.ours_accuracy.notna()].model)
     table2 = pd.read_csv(project / "reports/tables/table2.csv")
     assert table2[(table2.dataset == "cifar10") & table2.ours_accuracy.notna()].shape[0] >= 3
-    assert yaml.safe_load((project / "params.yaml").read_text())["data"]["cifar10"]["subset_per_class"] == 20
+    policies = pd.read_csv(project / "reports/tables/exit_policies.csv")
+    assert {"cifar10-resnet19", "cifar10-resnet18"} <= set(policies.run)
+    hardware = pd.read_csv(project / "reports/hardware/hardware.csv")
+    assert "seenn2" in set(hardware.policy)
 
 
 def test_imagenet_column_runs_through_dvc_on_a_synthetic_tree(tmp_path):

@@ -26,10 +26,22 @@ from pipeline.training.outputs import run_record, save_model
 
 def _row(run: str, policy: str, param: float, latency: float, energy: float, T: int = 4) -> HardwareRow:
     return HardwareRow(
-        run=run, model="ResNet-19", dataset="digits", method="direct", T=T, policy=policy, param=param,
-        accuracy=0.9, avg_timesteps=T if policy == "fixed" else 1.5, latency_ms=latency,
+        run=run,
+        model="ResNet-19",
+        dataset="digits",
+        method="direct",
+        T=T,
+        policy=policy,
+        param=param,
+        accuracy=0.9,
+        avg_timesteps=T if policy == "fixed" else 1.5,
+        latency_ms=latency,
         throughput=1e3 / latency,
-        energy_pj=energy, mac_pj=0.25 * energy, ac_pj=0.75 * energy, batch_size=256, device="cpu",
+        energy_pj=energy,
+        mac_pj=0.25 * energy,
+        ac_pj=0.75 * energy,
+        batch_size=256,
+        device="cpu",
     )
 
 
@@ -43,7 +55,11 @@ def test_table_ratios_are_against_the_runs_fixed_t():
     ]
     table = hardware_table(rows)
     assert list(zip(table.run, table.policy)) == [
-        ("a", "fixed"), ("a", "seenn1"), ("a", "seenn2"), ("b", "fixed"), ("b", "seenn1"),
+        ("a", "fixed"),
+        ("a", "seenn1"),
+        ("a", "seenn2"),
+        ("b", "fixed"),
+        ("b", "seenn1"),
     ]
     np.testing.assert_allclose(table.speedup, [1.0, 2.0, 4.0, 1.0, 4.0])
     np.testing.assert_allclose(table.energy_ratio, [1.0, 0.5, 0.4, 1.0, 0.5])
@@ -66,7 +82,7 @@ TINY = {
         "c1": {"dataset": "digits", "model": "resnet8", "width": 0.25, "T": 3, "qcfs_lambda": 2.0},
     },
     "direct": {"d1": {"dataset": "digits", "model": "resnet8", "width": 0.25, "T": 2}},
-    "seenn2": {"runs": ["d1"], "betas": [2.0], "policy_width": 0.25},
+    "seenn2": {"runs": ["d1"], "betas": [2.0], "policy_width": 0.25, "policy_data": "train"},
 }
 
 
@@ -102,16 +118,36 @@ def test_stage_writes_table_figure_and_metrics(project):
     app = typer.Typer()
     app.command()(hardware)
     out = project / "reports"
-    result = CliRunner().invoke(app, [
-        "--runs", str(project / "runs"), "--tables", str(out / "tables"), "--figures", str(out / "figures"),
-        "--metrics", str(out / "hardware.json"), "--repeats", "1", "--warmup", "0", "--batch-size", "8",
-        "--params", str(project / "params.yaml"),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--runs",
+            str(project / "runs"),
+            "--tables",
+            str(out / "tables"),
+            "--figures",
+            str(out / "figures"),
+            "--metrics",
+            str(out / "hardware.json"),
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--batch-size",
+            "8",
+            "--params",
+            str(project / "params.yaml"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "tables/hardware.csv")
     assert list(zip(table.run, table.policy, table.param)) == [
-        ("c1", "fixed", 3), ("c1", "seenn1", 0.6),
-        ("d1", "fixed", 2), ("d1", "seenn1", 0.6), ("d1", "seenn2", 0.1), ("d1", "seenn2", 2.0),
+        ("c1", "fixed", 3),
+        ("c1", "seenn1", 0.6),
+        ("d1", "fixed", 2),
+        ("d1", "seenn1", 0.6),
+        ("d1", "seenn2", 0.1),
+        ("d1", "seenn2", 2.0),
     ]
     assert (table.energy_pj > 0).all() and (table.latency_ms > 0).all()
     assert np.allclose(table.mac_pj + table.ac_pj, table.energy_pj)
@@ -131,10 +167,21 @@ def test_stage_fails_in_one_line_without_the_ann(project, tmp_path):
             (runs / run / f.name).write_bytes(f.read_bytes())
     app = typer.Typer()
     app.command()(hardware)
-    result = CliRunner().invoke(app, [
-        "--runs", str(runs), "--tables", str(tmp_path / "t"), "--figures", str(tmp_path / "f"),
-        "--metrics", str(tmp_path / "m.json"), "--params", str(project / "params.yaml"),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--runs",
+            str(runs),
+            "--tables",
+            str(tmp_path / "t"),
+            "--figures",
+            str(tmp_path / "f"),
+            "--metrics",
+            str(tmp_path / "m.json"),
+            "--params",
+            str(project / "params.yaml"),
+        ],
+    )
     assert result.exit_code == 2
     assert "c1-ann/model.pt is missing" in result.output
     assert not (tmp_path / "t").exists()

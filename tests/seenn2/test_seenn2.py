@@ -314,10 +314,28 @@ def finetuned(tmp_path_factory) -> Path:
     (folder / "params.yaml").write_text(yaml.safe_dump(TINY))
     steps = [
         ["data", "digits", "--out", str(folder / "data/digits"), "--params", p],
-        ["train-snn", "d1", "--data", str(folder / "data/digits"), "--out", str(folder / "runs/d1"),
-         "--params", p],
-        ["finetune", "d1", "--base", str(folder / "runs/d1"), "--out", str(folder / "runs/d1-seenn2"),
-         "--beta", "0.5", "--params", p],
+        [
+            "train-snn",
+            "d1",
+            "--data",
+            str(folder / "data/digits"),
+            "--out",
+            str(folder / "runs/d1"),
+            "--params",
+            p,
+        ],
+        [
+            "finetune",
+            "d1",
+            "--base",
+            str(folder / "runs/d1"),
+            "--out",
+            str(folder / "runs/d1-seenn2"),
+            "--beta",
+            "0.5",
+            "--params",
+            p,
+        ],
     ]
     for step in steps:
         result = runner.invoke(app, step)
@@ -360,8 +378,19 @@ def test_finetune_refuses_negative_beta(finetuned):
     """--beta -1 exits 2 with one line and writes nothing into a fresh out folder."""
     out = finetuned / "runs/fresh"
     result = runner.invoke(
-        app, ["finetune", "d1", "--base", str(finetuned / "runs/d1"), "--out", str(out), "--beta", "-1",
-              "--params", str(finetuned / "params.yaml")]
+        app,
+        [
+            "finetune",
+            "d1",
+            "--base",
+            str(finetuned / "runs/d1"),
+            "--out",
+            str(out),
+            "--beta",
+            "-1",
+            "--params",
+            str(finetuned / "params.yaml"),
+        ],
     )
     _one_line_error(result, "--beta = -1")
     assert not out.exists() or not any(out.iterdir())
@@ -371,8 +400,17 @@ def test_finetune_refuses_run_outside_seenn2_runs(finetuned):
     """A direct run that seenn2.runs does not list exits 2 with one line."""
     out = finetuned / "runs/d2-seenn2"
     result = runner.invoke(
-        app, ["finetune", "d2", "--base", str(finetuned / "runs/d1"), "--out", str(out),
-              "--params", str(finetuned / "params.yaml")]
+        app,
+        [
+            "finetune",
+            "d2",
+            "--base",
+            str(finetuned / "runs/d1"),
+            "--out",
+            str(out),
+            "--params",
+            str(finetuned / "params.yaml"),
+        ],
     )
     _one_line_error(result, "run 'd2' is not in `seenn2.runs`")
     assert not out.exists()
@@ -381,8 +419,17 @@ def test_finetune_refuses_run_outside_seenn2_runs(finetuned):
 def test_finetune_refuses_missing_base(finetuned, tmp_path):
     """A base folder without model.pt exits 2 with one line naming the missing file."""
     result = runner.invoke(
-        app, ["finetune", "d1", "--base", str(tmp_path / "nothing"), "--out", str(tmp_path / "out"),
-              "--params", str(finetuned / "params.yaml")]
+        app,
+        [
+            "finetune",
+            "d1",
+            "--base",
+            str(tmp_path / "nothing"),
+            "--out",
+            str(tmp_path / "out"),
+            "--params",
+            str(finetuned / "params.yaml"),
+        ],
     )
     _one_line_error(result, "model.pt is missing")
     assert not (tmp_path / "out").exists()

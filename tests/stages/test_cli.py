@@ -157,8 +157,17 @@ def test_chain_writes_run_folders(workdir):
 def test_chain_writes_sweep_and_reports(workdir):
     """The sweep has fixed rows for every T and SEENN-I rows for the grid plus the headline alpha."""
     sweep = pd.read_csv(workdir / "runs/d1/sweep.csv")
-    assert list(sweep.columns) == ["policy", "param", "accuracy", "avg_timesteps", "n", "accuracy_low",
-                                   "accuracy_high", "avg_timesteps_low", "avg_timesteps_high"]
+    assert list(sweep.columns) == [
+        "policy",
+        "param",
+        "accuracy",
+        "avg_timesteps",
+        "n",
+        "accuracy_low",
+        "accuracy_high",
+        "avg_timesteps_low",
+        "avg_timesteps_high",
+    ]
     assert sorted(sweep[sweep.policy == "fixed"].param) == [1, 2]
     assert sorted(sweep[sweep.policy == "seenn1"].param) == [0.5, 0.9, 0.99, 0.999]
     aet = json.loads((workdir / "runs/d1/aet.json").read_text())

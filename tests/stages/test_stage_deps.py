@@ -26,7 +26,7 @@ def stage_command(stage: str) -> tuple[str, list[str]]:
     """The `seenn` subcommand a stage runs and its declared deps (templated paths kept as written)."""
     body = DVC[stage].get("do", DVC[stage])
     words = body["cmd"].split()
-    command = words[words.index("seenn") + 1] if "seenn" in words else words[1]  # `${launcher} <command>`
+    command = words[words.index("seenn") + 1] if "seenn" in words else words[1]
     return command, list(body.get("deps", []))
 
 

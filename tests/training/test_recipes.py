@@ -70,3 +70,30 @@ def test_train_config_under_torchrun_rules():
     config = train_config(RUN, 7, Execution(process=Process(0, 4), scaling=scaling))
     assert (config.batch_size, config.lr, config.seed) == (RUN.batch_size * 4, RUN.lr * 4, 7)
     assert train_config(RUN, 7).batch_size == RUN.batch_size
+
+
+def test_fit_keeps_the_best_holdout_epoch():
+    """`select: best_holdout` keeps the weights of the epoch with the best held-out accuracy (ties: the
+    earlier), not the last epoch's, and reports that epoch's metrics."""
+    from pipeline.data.feed import InMemoryFeed
+    from pipeline.training.context import TrainingContext
+    from pipeline.training.loop import Task, TrainConfig, fit
+
+    model = nn.Linear(2, 2)
+    scores = iter([0.5, 0.9, 0.7, 0.9])
+    weights = []
+
+    def step(net, xb, yb):
+        return nn.functional.cross_entropy(net(xb), yb), {}
+
+    task = Task(net=model, step=step, score=lambda: {"holdout_accuracy": next(scores)}, modules={"m": model})
+    feed = InMemoryFeed(torch.randn(8, 2), torch.randint(0, 2, (8,)), 4)
+    on_epoch = lambda epoch, metrics: weights.append(model.weight.detach().clone())  # noqa: E731
+    metrics = fit(
+        task,
+        feed,
+        TrainConfig(epochs=4, batch_size=4, keep_best="holdout_accuracy"),
+        TrainingContext(on_epoch=on_epoch),
+    )
+    torch.testing.assert_close(model.weight, weights[1])  # epoch 2 (0.9; epoch 4 ties and loses)
+    assert metrics["kept_epoch"] == 2 and metrics["holdout_accuracy"] == 0.9
