@@ -8,7 +8,7 @@ import typer
 
 from pipeline.report.bundles import curves_bundle, figures_bundle
 from pipeline.report.figure5 import figure5, policy_examples
-from pipeline.report.files import write_report_files
+from pipeline.report.files import remove_stale, write_report_files
 from pipeline.report.results import load_reported_runs
 from stages.common import PARAMS_OPTION, load_params, one_line_errors
 
@@ -28,6 +28,7 @@ def figures(
         fig5 = figure5(policy_examples(p, runs))  # what SEENN-II's policy learned
         files |= {out / "figure5.png": fig5, out / "figure5.pdf": fig5}
     write_report_files(files)
+    remove_stale(curves, set(files))  # curves of runs the params no longer name
     typer.echo(
         f"figures: figure1, figure4, exit_policies and sweep curves from {len(results)} runs "
         f"-> {out}, {curves}"

@@ -82,14 +82,14 @@ def one_run(params: dict) -> None:
     params["conversion"] = {}
     params["direct"] = {"r19": params["direct"]["r19"]}
     params["seenn2"]["runs"] = ["r19"]
-    params["seenn2"]["betas"] = params["seenn2"]["betas"][:1]
 
 
 def tiny(params: dict) -> None:
-    """Shrink every training (runs and SEENN-II finetunes) to one epoch: the pipeline's shape stays, its
-    cost drops to seconds."""
+    """Shrink every training (runs and SEENN-II finetunes) to one epoch and the SEENN-II grid to one beta:
+    the pipeline's shape stays (a headline finetune and a grid point per run), its cost drops to seconds."""
     for section in ("conversion", "direct"):
         for run_params in params.get(section, {}).values():
             run_params["epochs"] = 1
     if params.get("seenn2", {}).get("runs"):
         params["seenn2"]["epochs"] = 1
+        params["seenn2"]["betas"] = params["seenn2"]["betas"][:1]

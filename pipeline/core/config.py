@@ -428,6 +428,18 @@ class CpuParams:
 
 
 @dataclass(frozen=True)
+class HardwareParams:
+    """The hardware stage's measurement (Figure 3)."""
+
+    test_inputs: int = rule(
+        "test inputs the hardware stage times and counts, evenly spaced over the test set (0 = all); "
+        "accuracy, average timesteps and energy are those of these inputs",
+        low=0,
+        default=0,
+    )
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = rule("seed for data splits, initialisation and shuffling", low=0, default=0)
     device: str = rule("where stages compute", choices=DEVICES, default="auto")
@@ -451,6 +463,7 @@ class Params:
     sweep: SweepParams = field(default_factory=SweepParams)
     tables: TablesParams = field(default_factory=TablesParams)
     seenn2: SeennIIParams = field(default_factory=SeennIIParams)
+    hardware: HardwareParams = field(default_factory=HardwareParams)
 
 
 # --- validation -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -56,8 +57,18 @@ def load_snn(run_dir: Path, p: Params, runs: Path) -> tuple[nn.Module, dict, Pre
     return snn.eval(), record, data
 
 
-def _target(snn: nn.Module, record: dict, data: PreparedData, run: str) -> SnnUnderTest:
+def evenly_spaced(n: int, keep: int) -> np.ndarray:
+    """`[min(keep, n)]` indices spread evenly over 0..n-1 (all of them when keep is 0): on a test set
+    sorted by class (image folders) every class keeps its share."""
+    if keep == 0 or keep >= n:
+        return np.arange(n)
+    return np.linspace(0, n - 1, keep).round().astype(np.int64)
+
+
+def _target(snn: nn.Module, record: dict, data: PreparedData, run: str, keep: int = 0) -> SnnUnderTest:
     x, labels = test_inputs(data)  # ImageNet: one validation image per class
+    chosen = evenly_spaced(len(labels), keep)  # hardware.test_inputs
+    x, labels = x[chosen], labels[chosen]
     return SnnUnderTest(
         run=run,
         model_name=PAPER_NAMES.get(record["model"], record["model"]),
@@ -88,7 +99,7 @@ def _seenn2_point(folder: Path, p: Params, runs: Path, device: str) -> tuple[Snn
     macs = macs_per_input(net, policy_input(x0, data.info, p.seenn2.policy_input_size))["total"]
     policy = PolicyNet(net.to(device), candidates, data.info, p.seenn2.policy_input_size)
     point = OperatingPoint("seenn2", float(meta["beta"]), policy, macs)
-    return _target(snn, record, data, meta["base_run"]), point
+    return _target(snn, record, data, meta["base_run"], p.hardware.test_inputs), point
 
 
 def measure_runs(
@@ -114,7 +125,7 @@ def measure_runs(
             OperatingPoint("fixed", T, FixedT(T)),
             OperatingPoint("seenn1", p.alpha, Seenn1(p.alpha, p.sweep.accumulate, temperature)),
         ]
-        target = _target(snn, record, data, record["run"])
+        target = _target(snn, record, data, record["run"], p.hardware.test_inputs)
         measured, per_layer = measure_policies(target, points, batch_size, device, warmup, repeats)
         rows += measured
         layers.append(per_layer)

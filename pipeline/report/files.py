@@ -30,3 +30,19 @@ def write_report_files(files: dict[Path, ReportFile]) -> None:
             )
         else:
             raise ValueError(f"{path}: no writer for {type(content).__name__} with suffix {path.suffix!r}")
+
+
+def remove_stale(folder: Path, written: set[Path]) -> list[Path]:
+    """Delete the files under `folder` that this run did not write, and folders left empty: the report
+    outputs persist between runs (so a failure keeps them), so a run that a new profile no longer has
+    would otherwise keep its old curves in `dvc plots`. Called after every file was written."""
+    if not folder.is_dir():
+        return []
+    keep = {path.resolve() for path in written}
+    stale = [path for path in folder.rglob("*") if path.is_file() and path.resolve() not in keep]
+    for path in stale:
+        path.unlink()
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(sub.iterdir()):
+            sub.rmdir()
+    return stale

@@ -118,11 +118,14 @@ def to_markdown(table: pd.DataFrame, title: str = TITLE) -> str:
     ]
     lines = [f"### {title}", "", pipe_table(header, rows) if rows else "(no rows)"]
     settings = sorted({(r.device, int(r.batch_size)) for r in table.itertuples(index=False)})
+    inputs = sorted({int(r.n_test) for r in table.itertuples(index=False)})
     notes = [
         "Latency: test-set inference time / number of images with the batched early-exit engine "
         "(median of timed passes, after warm-up), as in the paper's appendix D; "
         + ", ".join(f"device {d}, batch size {b}" for d, b in settings)
-        + ".",
+        + "; "
+        + " or ".join(f"{n:,}" for n in inputs)
+        + " test inputs (hardware.test_inputs: evenly spaced over the test set, 0 = all).",
         "Energy: 4.6 pJ per MAC (first layer's analog input, any layer fed by non-binary values, the "
         "SEENN-II policy network) and 0.9 pJ per accumulate triggered by a spike (its real fan-out), each "
         "image charged for its own timesteps; firing rates measured on the test set.",

@@ -26,7 +26,6 @@ def small(params: dict) -> None:
     params["conversion"] = dict(list(params["conversion"].items())[:1])
     params["direct"] = {"r19": params["direct"]["r19"]}
     params["seenn2"]["runs"] = ["r19"]
-    params["seenn2"]["betas"] = params["seenn2"]["betas"][:1]
 
 
 def jobs_of(project: Path) -> dict[str, str]:
