@@ -82,14 +82,12 @@ def test_second_repro_runs_nothing(project):
 
 @pytest.fixture(scope="module")
 def alpha_experiments(project) -> dict:
-    """Two named experiments: `a60` (alpha 0.6: the sweeps and reports re-run) and `base` (the committed
-    alpha: nothing to run). The workspace is left as committed."""
+    """One named experiment, `a60` (alpha 0.6: the sweeps and reports re-run), beside the committed
+    baseline (HEAD). The workspace is left as committed."""
     before = json.loads((project / "reports/metrics.json").read_text())
     out = run(["dvc", "exp", "run", "-n", "a60", "-S", "alpha=0.6"], project).stdout
     after = json.loads((project / "reports/metrics.json").read_text())
     table1 = (project / "reports/tables/table1.md").read_text()
-    alpha = yaml.safe_load((project / "params.yaml").read_text())["alpha"]
-    run(["dvc", "exp", "run", "-q", "-n", "base", "-S", f"alpha={alpha}"], project)
     run(["git", "checkout", "-q", "--", "."], project)
     run(["dvc", "checkout", "-q"], project)
     return {"out": out, "before": before, "after": after, "table1": table1}
@@ -126,7 +124,7 @@ def test_bad_param_stops_before_any_output_changes(project, key, value, needle):
         node = node[part]
     node[last] = value
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-    before = {**digest(project / "reports"), **digest(project / "runs")}
+    before = {**digest(project / "reports"), **digest(project / "runs"), **digest(project / "build")}
     try:
         proc = run(["dvc", "repro"], project, check=False)
     finally:
@@ -134,7 +132,7 @@ def test_bad_param_stops_before_any_output_changes(project, key, value, needle):
     assert proc.returncode != 0
     errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error: params")]
     assert len(errors) == 1 and needle in errors[0], proc.stdout + proc.stderr
-    assert {**digest(project / "reports"), **digest(project / "runs")} == before
+    assert {**digest(project / "reports"), **digest(project / "runs"), **digest(project / "build")} == before
 
 
 # The README's view of experiments: alpha, beta and one run's headline, in a 120-column terminal.
@@ -152,7 +150,7 @@ EXP_SHOW = [
 
 def test_dvc_views_are_compact_and_plots_diff_draws_the_curves(project, alpha_experiments, tmp_path):
     """`dvc metrics show` lists a few dozen numbers; the README's `dvc exp show` line fits 120 columns
-    without hiding a column; `dvc plots diff` of two alpha experiments draws every run's sweep curves."""
+    without hiding a column; `dvc plots diff` of an alpha experiment against HEAD draws every run's curves."""
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)[""]["data"]
     assert list(shown) == ["reports/metrics.json"], list(shown)  # the one declared metrics file
     values = [v for headline in shown["reports/metrics.json"]["data"].values() for v in headline.values()]
@@ -166,7 +164,7 @@ def test_dvc_views_are_compact_and_plots_diff_draws_the_curves(project, alpha_ex
     for column in ("alpha", "beta", "r19.acc", "r19.s1_acc", "r19.s1_T", "r19.s2_acc", "r19.s2_T", "r19.aet"):
         assert column in header, header
     out = tmp_path / "plots"
-    drawn = json.loads(run(["dvc", "plots", "diff", "a60", "base", "--json", "-o", str(out)], project).stdout)
+    drawn = json.loads(run(["dvc", "plots", "diff", "HEAD", "a60", "--json", "-o", str(out)], project).stdout)
     curves = [path for path in drawn["data"] if path.startswith("reports/curves/")]
     assert any("/r19/seenn1.csv" in path for path in curves) and any(
         "/r18-qcfs/fixed.csv" in path for path in curves
