@@ -85,8 +85,11 @@ def one_run(params: dict) -> None:
 
 
 def tiny(params: dict) -> None:
-    """Shrink every training (runs and SEENN-II finetunes) to one epoch and the SEENN-II grid to one beta:
-    the pipeline's shape stays (a headline finetune and a grid point per run), its cost drops to seconds."""
+    """Shrink every training (runs and SEENN-II finetunes) to one epoch, the SEENN-II grid to one beta and
+    the hardware stage's timed inputs to 64: the pipeline's shape stays (a headline finetune and a grid
+    point per run), its cost drops to seconds."""
+    params.setdefault("hardware", {})["test_inputs"] = 64
+    params.setdefault("cpu", {})["threads"] = 1  # tiny models: one thread is as fast, and two tests can share 2 cores
     for section in ("conversion", "direct"):
         for run_params in params.get(section, {}).values():
             run_params["epochs"] = 1

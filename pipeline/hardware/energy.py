@@ -23,6 +23,7 @@ depend on when it exits or on its batch neighbours, so masking steps after each 
 early-exit engine performs.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,30 +56,41 @@ class LayerActivity:
         return self.input_kind != "analog"
 
 
+@functools.lru_cache(maxsize=None)
+def _coverage(
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int] | str,
+    dilation: tuple[int, int],
+    height: int,
+    width: int,
+) -> torch.Tensor:
+    """How many output positions' windows contain each input position of a `height x width` map, `[H, W]`
+    float64 (kernel-size many in the interior, fewer at a padded border, none for a position a stride
+    skips): the gradient of the sum of a ones-kernel convolution with respect to its input."""
+    with torch.inference_mode(False), torch.enable_grad():
+        x = torch.zeros((1, 1, height, width), dtype=torch.float64, requires_grad=True)
+        ones = torch.ones((1, 1, *kernel_size), dtype=torch.float64)
+        F.conv2d(x, ones, stride=stride, padding=padding, dilation=dilation).sum().backward()
+    return x.grad[0, 0].detach()
+
+
 def _fan_out_ops(module: nn.Module, events: torch.Tensor) -> torch.Tensor:
     """Accumulates triggered by the input events `[M, ...]` of `module` (1 per spike, k per count k), per
     row `[M]` (exact counts).
 
-    Conv2d: a ones-kernel convolution sums, for every output position and group, the events in its
-    window; each of them is accumulated into the group's `C_out / groups` channels.
+    Conv2d: an event at input position (h, w) is accumulated into every output position whose window holds
+    it (`_coverage`), in each of its group's `C_out / groups` channels; so the count is the channel-summed
+    events weighted by the coverage map, times `C_out / groups`.
     """
     if isinstance(module, nn.Linear):
         return events.flatten(1).sum(dim=1).round().to(torch.long) * module.out_features
-    ones = torch.ones(
-        (module.groups, module.in_channels // module.groups, *module.kernel_size),
-        dtype=torch.float64,
-        device=events.device,
-    )
-    counts = F.conv2d(
-        events.to(torch.float64),
-        ones,
-        stride=module.stride,
-        padding=module.padding,
-        dilation=module.dilation,
-        groups=module.groups,
-    )  # [M, groups, H_out, W_out]
+    height, width = events.shape[-2:]
+    cover = _coverage(module.kernel_size, module.stride, module.padding, module.dilation, height, width)
+    per_position = events.to(torch.float64).sum(dim=1)  # [M, H, W]
+    counts = (per_position * cover.to(events.device)).sum(dim=(1, 2))  # [M]
     per_group = module.out_channels // module.groups
-    return counts.sum(dim=(1, 2, 3)).round().to(torch.long) * per_group
+    return counts.round().to(torch.long) * per_group
 
 
 @torch.inference_mode()

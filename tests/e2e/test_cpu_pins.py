@@ -54,39 +54,52 @@ def _params(isa: str, threads: int = 2) -> dict:
     return params
 
 
-def _train(tmp: Path, name: str, params: dict, env: dict[str, str]) -> str:
-    """`seenn data digits` then `seenn train-snn r19` in a fresh process; the sha256 of model.pt."""
-    folder = tmp / name
-    folder.mkdir()
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+def _seenn(folder: Path, args: list[str], env: dict[str, str]) -> None:
+    """`seenn <args> --params params.yaml` in a fresh process in `folder`, with `env` over a pin-free
+    environment."""
     base = {k: v for k, v in sandbox_env().items() if k not in PIN_VARIABLES}
-    full = {**base, **env}
-    seenn = [sys.executable, "-c", "from stages.cli import main; main()"]
-    for args in (
-        ["data", "digits", "--out", "data/digits"],
-        ["train-snn", "r19", "--data", "data/digits", "--out", "runs/r19"],
-    ):
-        proc = subprocess.run(
-            [*seenn, *args, "--params", "params.yaml"],
-            cwd=folder,
-            env={**full, "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-        )
-        assert proc.returncode == 0, proc.stderr
-    return hashlib.sha256((folder / "runs/r19/model.pt").read_bytes()).hexdigest()
+    proc = subprocess.run(
+        [sys.executable, "-c", "from stages.cli import main; main()", *args, "--params", "params.yaml"],
+        cwd=folder,
+        env={**base, **env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
 
 
-def test_pinned_runs_match_an_avx2_machine_and_native_ones_do_not(tmp_path):
-    pinned_here = _train(tmp_path, "pinned_here", _params("avx2"), {})
-    pinned_avx2_machine = _train(tmp_path, "pinned_avx2", _params("avx2"), AVX2_MACHINE)
+@pytest.fixture(scope="module")
+def train(tmp_path_factory):
+    """`train(params, env)`: `seenn train-snn r19` in a fresh process on one shared prepared digits
+    folder; the sha256 of model.pt (each distinct setting trained once per module)."""
+    root = tmp_path_factory.mktemp("pins")
+    (root / "params.yaml").write_text(yaml.safe_dump(_params("avx2"), sort_keys=False))
+    _seenn(root, ["data", "digits", "--out", "data/digits"], {})
+    done: dict[str, str] = {}
+
+    def run(params: dict, env: dict[str, str]) -> str:
+        key = yaml.safe_dump([params["cpu"], env])
+        if key not in done:
+            folder = root / f"run{len(done)}"
+            folder.mkdir()
+            (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+            _seenn(folder, ["train-snn", "r19", "--data", str(root / "data/digits"), "--out", "runs/r19"], env)
+            done[key] = hashlib.sha256((folder / "runs/r19/model.pt").read_bytes()).hexdigest()
+        return done[key]
+
+    return run
+
+
+def test_pinned_runs_match_an_avx2_machine_and_native_ones_do_not(train):
+    pinned_here = train(_params("avx2"), {})
+    pinned_avx2_machine = train(_params("avx2"), AVX2_MACHINE)
     assert pinned_here == pinned_avx2_machine
     if not _has_avx512():
         pytest.skip("this CPU has no AVX-512: native and AVX2 kernels are the same here")
-    native_here = _train(tmp_path, "native_here", _params("native"), {})
-    native_avx2_machine = _train(tmp_path, "native_avx2", _params("native"), AVX2_MACHINE)
+    native_here = train(_params("native"), {})
+    native_avx2_machine = train(_params("native"), AVX2_MACHINE)
     assert native_here != native_avx2_machine
 
 
-def test_the_thread_count_changes_the_weights(tmp_path):
-    assert _train(tmp_path, "two", _params("avx2", 2), {}) != _train(tmp_path, "one", _params("avx2", 1), {})
+def test_the_thread_count_changes_the_weights(train):
+    assert train(_params("avx2", 2), {}) != train(_params("avx2", 1), {})

@@ -81,6 +81,7 @@ def test_cifar10_cpu_profile_shrunk_runs_every_stage_on_the_jpeg_copy(tmp_path):
             for spec in params[section].values():
                 spec["epochs"] = 1
         params["seenn2"]["epochs"] = 1
+        params.setdefault("cpu", {})["threads"] = 1
 
     project = make_sandbox(tmp_path / "sandbox", shrink, profile="cifar10-cpu")
     out = run(["dvc", "repro"], project).stdout
@@ -136,6 +137,7 @@ def test_imagenet_column_runs_through_dvc_on_a_synthetic_tree(tmp_path):
             k: {**paper["direct"][k], **tiny} for k in ("imagenet-resnet34", "imagenet-sew_resnet34")
         }
         params["seenn2"].update(runs=["imagenet-resnet34"], policy_input_size=112, shift=0)
+        params.setdefault("cpu", {})["threads"] = 1
 
     project = make_sandbox(tmp_path / "sandbox", imagenet_only, profile="paper-smoke")
     out = run(["dvc", "repro"], project).stdout

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from pipeline.data.prepared import DatasetInfo, to_sequence
-from pipeline.hardware.energy import E_AC_PJ, E_MAC_PJ, energy_per_image, measure_activity
+from pipeline.hardware.energy import E_AC_PJ, E_MAC_PJ, _fan_out_ops, energy_per_image, measure_activity
 from pipeline.snn.models import build_model
 from pipeline.snn.models.layers import MergeTime
 from pipeline.snn.networks import lif_factory
@@ -90,6 +90,27 @@ def test_conv_accumulates_count_the_real_fan_out(position, fan_out):
     np.testing.assert_array_equal(conv.events[:, 0], [1] * T)
     np.testing.assert_array_equal(conv.ops[:, 0], [3 * fan_out] * T)
     assert energy_per_image([conv], np.array([2])).ac_pj == pytest.approx(2 * 3 * fan_out * E_AC_PJ)
+
+
+@pytest.mark.parametrize(
+    "stride,padding,dilation,groups", [(1, 0, 1, 1), (2, 1, 1, 1), (2, 1, 2, 2), (3, 2, 1, 4), (1, 1, 3, 1)]
+)
+def test_fan_out_matches_counting_every_synapse(stride, padding, dilation, groups):
+    """The coverage-map count equals the definition, summed synapse by synapse: for every output channel
+    and position, each kernel tap that lands on an event in its group's input channels is k accumulates
+    for a count k (taps on padding or outside the map are none)."""
+    rng = np.random.default_rng(0)
+    conv = nn.Conv2d(4, 8, 3, stride=stride, padding=padding, dilation=dilation, groups=groups, bias=False)
+    events = torch.as_tensor(rng.integers(0, 3, size=(2, 4, 7, 6)), dtype=torch.float32)  # [M, C, H, W]
+    out_h, out_w = conv(events).shape[-2:]
+    per_group_in, per_group_out = 4 // groups, 8 // groups
+    expected = np.zeros(2, dtype=np.int64)
+    for m, o, i, j, a, b in np.ndindex(2, 8, out_h, out_w, 3, 3):
+        h, w = i * stride - padding + a * dilation, j * stride - padding + b * dilation
+        if 0 <= h < 7 and 0 <= w < 6:
+            group = o // per_group_out
+            expected[m] += int(events[m, group * per_group_in : (group + 1) * per_group_in, h, w].sum())
+    np.testing.assert_array_equal(_fan_out_ops(conv, events).numpy(), expected)
 
 
 def test_if_spikes_of_value_threshold_are_one_event_each():
