@@ -1,5 +1,6 @@
 """What every stage shares: loading and validating params.yaml, and one-line failures."""
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,13 @@ from pipeline.core.errors import StageError
 
 PARAMS_FILE = Path("params.yaml")
 PARAMS_OPTION = typer.Option(PARAMS_FILE, help="params file")
+DATA_HELP = (
+    "prepared dataset folder, or the folder holding them (data/), where the run's own dataset is used "
+    "(the seed replicas' stages: a DVC matrix cannot name a run's dataset)"
+)
+SEED_OPTION = typer.Option(
+    None, help="training seed instead of params' `seed` (a replica of `extra_seeds`; the data split stays)"
+)
 
 
 def fail(message: str) -> NoReturn:
@@ -43,6 +51,20 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
         return parse_params(raw)
     except ParamsError as err:
         fail(str(err))
+
+
+def dataset_folder(data: Path, dataset: str) -> Path:
+    """`data` when it is a prepared dataset (it has info.json), else `data/<dataset>`."""
+    return data if (data / "info.json").is_file() else data / dataset
+
+
+def with_seed(p: Params, seed: int | None) -> Params:
+    """`p` with the training seed `seed` (unchanged when None)."""
+    if seed is None:
+        return p
+    if seed < 0:
+        fail(f"--seed {seed} is not allowed: a seed >= 0")
+    return dataclasses.replace(p, seed=seed)
 
 
 def require_run(runs: dict, run: str, section: str, path: Path) -> None:

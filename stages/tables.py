@@ -22,7 +22,7 @@ def tables(
     comparison of every exit policy (SEENN-I, SEENN-II, SNNCutoff's Top-K, entropy, oracle)."""
     p = load_params(params)
     with one_line_errors():
-        results = load_reported_runs(p, runs)
+        results = load_reported_runs(p, runs, seeds=True)
         files = {
             out / name: content for name, content in tables_bundle(results, p, bool(p.seenn2.runs)).items()
         }

@@ -23,7 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # dvc.yaml's training stages (the part of a stage name before '@'): the ones worth a cluster job
-TRAINING_GROUPS = ("pretrain_ann", "convert", "train_snn", "import_released", "finetune", "finetune_grid")
+TRAINING_GROUPS = (
+    "pretrain_ann",
+    "convert",
+    "train_snn",
+    "pretrain_ann_seed",
+    "convert_seed",
+    "train_snn_seed",
+    "import_released",
+    "finetune",
+    "finetune_grid",
+)
 
 
 @dataclass(frozen=True)

@@ -442,6 +442,11 @@ class HardwareParams:
 @dataclass(frozen=True)
 class Params:
     seed: int = rule("seed for data splits, initialisation and shuffling", low=0, default=0)
+    extra_seeds: typing.Any = rule(
+        "more training seeds: every conversion and direct run is trained again with each, into "
+        "runs/<run>-seed<k> (same data split), and Tables 1-5 show mean +- std over all seeds",
+        default=[],
+    )
     device: str = rule("where stages compute", choices=DEVICES, default="auto")
     alpha: float = rule(
         "headline SEENN-I confidence threshold", low=0, high=1, low_open=True, high_open=True, default=0.95
@@ -609,6 +614,7 @@ def parse_params(raw: Any) -> Params:
     if both:
         raise ParamsError(f"params: run name {sorted(both)[0]!r} appears in both conversion and direct")
     taken = {*conversion, *direct, *(f"{name}-ann" for name in conversion)}  # folders under runs/
+    _check_seeds(params.seed, params.extra_seeds, taken)
     for name, run in released.items():
         if name in taken:
             _fail(f"released.{name}", name, "a run name that no conversion or direct run uses (runs/<name>)")
@@ -643,6 +649,19 @@ def parse_params(raw: Any) -> Params:
             "released": released,
         }
     )
+
+
+def _check_seeds(seed: int, extra: Any, taken: set[str]) -> None:
+    """`extra_seeds`: distinct integers >= 0 other than `seed`, whose replica folders name no other run."""
+    if not isinstance(extra, list):
+        _fail("extra_seeds", extra, "a list of seeds, e.g. [1, 2] ([] = one seed)")
+    seeds = _check_list("extra_seeds", extra, int, dict(low=0))
+    if len(set(seeds)) != len(seeds) or seed in seeds:
+        _fail("extra_seeds", extra, f"distinct seeds other than seed = {seed}")
+    for name in sorted(taken):
+        for k in seeds:
+            if f"{name}-seed{k}" in taken:
+                _fail("extra_seeds", extra, f"seeds whose replica folder runs/{name}-seed{k} is no run's name")
 
 
 def _check_architecture(prefix: str, run: Any) -> None:

@@ -11,6 +11,12 @@ def run_dir(runs: Path, name: str) -> Path:
     return runs / name
 
 
+def replica_dir(runs: Path, name: str, seed: int) -> Path:
+    """Run `name` trained again with the extra seed `seed` (params `extra_seeds`): `runs/<name>-seed<seed>/`
+    (a conversion replica's ANN: `runs/<name>-seed<seed>-ann/`)."""
+    return runs / f"{name}-seed{seed}"
+
+
 def ann_dir(runs: Path, name: str) -> Path:
     """The QCFS ANN a conversion run was converted from: `runs/<name>-ann/`. Its `model.pt` holds the
     learned lambdas that are the IF thresholds; the converted run's `model.pt` holds the weights only."""
@@ -32,3 +38,8 @@ def report_inputs(p: Params, runs: Path) -> tuple[list[Path], list[Path]]:
         for folder in (seenn2_dir(runs, name), *(seenn2_dir(runs, name, b) for b in p.seenn2.betas))
     ]
     return run_dirs, seenn2_dirs
+
+
+def replica_dirs(p: Params, runs: Path) -> dict[str, list[Path]]:
+    """Run name -> its replicas' folders, one per extra seed (empty lists with one seed)."""
+    return {name: [replica_dir(runs, name, k) for k in p.extra_seeds] for name in [*p.conversion, *p.direct]}

@@ -54,6 +54,29 @@ def mean_interval(values: np.ndarray, z: float = Z95) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
+class SeedSummary:
+    """One number over n training seeds."""
+
+    mean: float
+    std: float  # sample standard deviation (n - 1 degrees); NaN for one seed
+    low: float  # 95 % Student-t interval of the mean: mean -+ t(0.975, n - 1) * std / sqrt(n)
+    high: float
+    n: int
+
+
+def seed_summary(values: np.ndarray) -> SeedSummary:
+    """Mean, standard deviation and the t interval of the mean of `values [n]`, one per seed."""
+    from scipy.stats import t as student_t  # only the tables stage needs it
+
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    if n == 1:
+        return SeedSummary(float(values[0]), math.nan, math.nan, math.nan, 1)
+    low, high = mean_interval(values, z=float(student_t.ppf(0.975, max(n - 1, 1))))  # raises on no values
+    return SeedSummary(float(values.mean()), float(values.std(ddof=1)), low, high, n)
+
+
+@dataclass(frozen=True)
 class PairedDifference:
     """A minus B on the same inputs, with its paired-bootstrap 95 % interval."""
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.config import Params
-from pipeline.core.layout import report_inputs
+from pipeline.core.layout import replica_dirs, report_inputs
 from pipeline.exits.points import Decisions, load_decisions
 
 RUN_KEYS = (
@@ -62,6 +62,7 @@ class RunResult:
     aet_ci: tuple[float, float] | None = None  # 95 % bootstrap interval of the AET (aet.json)
     empirical_aet_ci: tuple[float, float] | None = None  # ... of the empirical AET
     decisions: Decisions | None = None  # per-input decisions of every point (decisions.npz), for paired tests
+    replicas: tuple["RunResult", ...] = ()  # the same run trained with each extra seed (params extra_seeds)
 
     @property
     def label(self) -> str:
@@ -241,8 +242,13 @@ def attach_seenn2(runs: Sequence[RunResult], seenn2_dirs: Sequence[Path]) -> lis
     return out
 
 
-def load_reported_runs(p: Params, runs: Path) -> list[RunResult]:
+def load_reported_runs(p: Params, runs: Path, seeds: bool = False) -> list[RunResult]:
     """The runs the params name, read from their folders under `runs`, with every SEENN-II folder's
-    operating points attached to its base run."""
+    operating points attached to its base run, and with `seeds` its seed replicas (params `extra_seeds`)
+    attached to it."""
     run_dirs, seenn2_dirs = report_inputs(p, runs)
-    return attach_seenn2(load_runs(run_dirs), seenn2_dirs)
+    replicas = replica_dirs(p, runs) if seeds else {}
+    return [
+        dataclasses.replace(r, replicas=tuple(load_runs(replicas.get(r.run, []))))
+        for r in attach_seenn2(load_runs(run_dirs), seenn2_dirs)
+    ]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.exits.stats import seed_summary
 from pipeline.report.paper import PAPER_AET, PAPER_DATASET_LABELS, PAPER_ROWS, PaperAET, PaperRow
 from pipeline.report.results import RunResult
 
@@ -100,7 +101,25 @@ def _n_slots(spec: _OurRow, params: dict[str, Sequence]) -> int:
 
 def _our_cell(run: RunResult, spec: _OurRow, param) -> tuple[dict, str, str | None]:
     """(values, status, note) of one slot of our row in `run`; values: accuracy % and timesteps with
-    their 95 % intervals (NaN when the sweep has none), as tidy columns."""
+    their 95 % intervals over the test inputs, as tidy columns. With seed replicas that have the slot too,
+    accuracy and timesteps are the mean over the seeds, with their standard deviation (`*_std`), the
+    number of seeds (`n_seeds`), and as interval the 95 % t interval of the mean over the seeds."""
+    values, status, note = _one_cell(run, spec, param)
+    if status or not run.replicas:
+        return values, status, note
+    cells = [values] + [v for v, s, _ in (_one_cell(r, spec, param) for r in run.replicas) if not s]
+    if len(cells) == 1:  # no replica has this slot (SEENN-II: finetuned on seed `seed` only)
+        return values, status, note
+    for key in ("accuracy", "timesteps"):
+        summary = seed_summary(np.array([cell[f"ours_{key}"] for cell in cells]))
+        values[f"ours_{key}"], values[f"ours_{key}_std"] = summary.mean, summary.std
+        values[f"ours_{key}_low"], values[f"ours_{key}_high"] = summary.low, summary.high
+    values["n_seeds"] = len(cells)
+    return values, status, note
+
+
+def _one_cell(run: RunResult, spec: _OurRow, param) -> tuple[dict, str, str | None]:
+    """`_our_cell` in one run folder, its replicas left aside."""
     rows = run.policy_rows(spec.policy)
     if rows.empty:
         return {}, "not run", f"{run.run}: no {spec.policy} rows in sweep.csv"
@@ -488,4 +507,16 @@ def _aet_row(
         "paper_empirical_aet": paper_empirical,
         "status": status,
         "note": None,
+        **(_aet_over_seeds(run) if run is not None and run.replicas else {}),
     }
+
+
+def _aet_over_seeds(run: RunResult) -> dict:
+    """Table 5 with seed replicas: each AET as the mean over the seeds, its standard deviation, the 95 % t
+    interval of the mean over the seeds, and the number of seeds."""
+    values: dict = {"n_seeds": 1 + len(run.replicas)}
+    for key in ("aet", "empirical_aet"):
+        summary = seed_summary(np.array([getattr(r, key) for r in (run, *run.replicas)]))
+        values[f"ours_{key}"], values[f"ours_{key}_std"] = summary.mean, summary.std
+        values[f"ours_{key}_low"], values[f"ours_{key}_high"] = summary.low, summary.high
+    return values

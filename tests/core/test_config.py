@@ -54,6 +54,11 @@ def test_committed_params_are_valid():
         ("sweep.accumulate", "max", "sweep.accumulate = 'max'"),
         ("tables.timesteps", [0], "tables.timesteps[0] = 0"),
         ("tables.alphas", [0.42], "tables.alphas[0] = 0.42 is not allowed: a value of sweep.alphas"),
+        ("extra_seeds", [0], "distinct seeds other than seed = 0"),
+        ("extra_seeds", [1, 1], "distinct seeds"),
+        ("extra_seeds", [-1], "extra_seeds[0] = -1"),
+        ("extra_seeds", [1.5], "extra_seeds[0] = 1.5 is not allowed: an integer"),
+        ("extra_seeds", 3, "extra_seeds = 3 is not allowed: a list of seeds"),
     ],
 )
 def test_each_rule_rejects_a_wrong_value(key, value, needle):
@@ -202,5 +207,6 @@ def test_each_profile_is_valid_and_defines_what_dvc_yaml_loops_over(profile):
 
     params = yaml.safe_load((ROOT / "profiles" / profile).read_text())
     parse_params(params)
-    looped = set(re.findall(r"foreach:\s*\$\{(\w+)\}", (ROOT / "dvc.yaml").read_text()))
+    # `foreach: ${key}` and a matrix's `name: ${key}` lines
+    looped = set(re.findall(r"^\s+\w+:\s*\$\{(\w+)\}\s*$", (ROOT / "dvc.yaml").read_text(), re.MULTILINE))
     assert looped and looped <= set(params), f"{profile} lacks {sorted(looped - set(params))}"

@@ -1,5 +1,6 @@
 """`seenn submit --executor local` end to end, in sandboxes of a shrunk embedded default (one conversion
-run, one direct run, its SEENN-II finetune and one grid beta, one epoch each: five training jobs).
+run, one direct run, its SEENN-II finetune and one grid beta, one epoch each, and a second seed of both
+runs: eight training jobs).
 
 The submission is interrupted (the driver killed as soon as a job is recorded) and run again: only the
 missing jobs are submitted, the recorded one is followed. Then `dvc repro` runs no training stage, every
@@ -17,7 +18,17 @@ import yaml
 
 from tests.sandbox import make_sandbox, run, sandbox_env, tiny
 
-TRAINING = ("pretrain_ann@", "convert@", "train_snn@", "import_released@", "finetune@", "finetune_grid@")
+TRAINING = (
+    "pretrain_ann@",
+    "convert@",
+    "train_snn@",
+    "pretrain_ann_seed@",
+    "convert_seed@",
+    "train_snn_seed@",
+    "import_released@",
+    "finetune@",
+    "finetune_grid@",
+)
 STATE = Path(".seenn/submit/state.json")
 
 
@@ -26,6 +37,7 @@ def small(params: dict) -> None:
     params["conversion"] = dict(list(params["conversion"].items())[:1])
     params["direct"] = {"r19": params["direct"]["r19"]}
     params["seenn2"]["runs"] = ["r19"]
+    params["extra_seeds"] = [1]  # a second seed: the replicas are jobs too, and the tables show mean +- std
 
 
 def jobs_of(project: Path) -> dict[str, str]:
@@ -90,6 +102,9 @@ def test_an_interrupted_submit_submits_only_what_is_missing(submitted):
         "pretrain_ann",
         "convert",
         "train_snn",
+        "pretrain_ann_seed",
+        "convert_seed",
+        "train_snn_seed",
         "finetune",
         "finetune_grid",
     }, final
@@ -129,6 +144,22 @@ def test_repro_afterwards_runs_no_training_stage_and_gives_the_same_tables(submi
         assert outs[0] == outs[1], stage
 
 
+def test_two_seeds_give_mean_and_std_over_the_seeds(plain):
+    """With extra_seeds [1], each run is trained again with seed 1 into runs/<run>-seed1, and the tables'
+    cells are the mean +- std over the two seeds, marked [2 seeds]; the mean is that of the two run
+    folders' own sweeps."""
+    import pandas as pd
+
+    assert (plain / "runs/r19-seed1/model.pt").is_file() and (plain / "runs/r18-qcfs-seed1/sweep.csv").is_file()
+    table1 = pd.read_csv(plain / "reports/tables/table1.csv")
+    cell = table1[(table1.run == "r19") & (table1.policy == "fixed") & (table1.param == 4)].iloc[0]
+    sweeps = [pd.read_csv(plain / f"runs/{name}/sweep.csv") for name in ("r19", "r19-seed1")]
+    accs = [100 * s[(s.policy == "fixed") & (s.param == 4)].accuracy.iloc[0] for s in sweeps]
+    assert cell.n_seeds == 2 and cell.ours_accuracy == pytest.approx(sum(accs) / 2)
+    assert "[2 seeds]" in (plain / "reports/tables/table1.md").read_text()
+    assert "[2 seeds]" in (plain / "reports/tables/table2.md").read_text()
+
+
 def test_nothing_is_left_to_submit_afterwards(submitted):
     out = run(SUBMIT, submitted["project"]).stdout
     assert "no training stage to run" in out, out
@@ -141,12 +172,15 @@ def test_a_failed_job_is_reported_with_its_log_and_blocks_its_children(tmp_path)
     def one_run(params):
         small(params)
         params["conversion"] = {}
+        params["extra_seeds"] = []
 
     project = make_sandbox(tmp_path, one_run)
     stage_file = project / "stages/train_snn.py"
     stage_file.write_text(
         stage_file.read_text().replace(
-            "    p = load_params(params)\n", "    raise RuntimeError('boom: a broken training stage')\n", 1
+            "    p = with_seed(load_params(params), seed)\n",
+            "    raise RuntimeError('boom: a broken training stage')\n",
+            1,
         )
     )
     proc = run(SUBMIT, project, check=False)

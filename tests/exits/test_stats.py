@@ -4,7 +4,7 @@ bootstrap, against values worked out by hand."""
 import numpy as np
 import pytest
 
-from pipeline.exits.stats import Z95, mcnemar_exact, mean_interval, paired_bootstrap, wilson_interval
+from pipeline.exits.stats import Z95, mcnemar_exact, mean_interval, paired_bootstrap, seed_summary, wilson_interval
 
 
 def test_wilson_by_hand():
@@ -74,3 +74,15 @@ def test_paired_bootstrap_sees_what_is_shared_and_what_is_not():
 def test_paired_bootstrap_rejects_mismatched_inputs():
     with pytest.raises(ValueError):
         paired_bootstrap(np.ones(3), np.ones(4))
+
+
+def test_seed_summary_by_hand():
+    """Seeds 1, 2, 3 -> mean 2, std 1 (n - 1 degrees), t(0.975, 2) = 4.3027 -> 2 -+ 4.3027 / sqrt(3)."""
+    s = seed_summary(np.array([1.0, 2.0, 3.0]))
+    assert (s.mean, s.std, s.n) == (2.0, 1.0, 3)
+    assert s.high - s.mean == pytest.approx(4.3027 / np.sqrt(3), rel=1e-4)
+    assert s.mean - s.low == pytest.approx(s.high - s.mean)
+    one = seed_summary(np.array([97.0]))
+    assert one.mean == 97.0 and one.n == 1 and np.isnan(one.std) and np.isnan(one.low)
+    with pytest.raises(ValueError):
+        seed_summary(np.array([]))

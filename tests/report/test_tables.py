@@ -337,3 +337,40 @@ def test_number_formatting_of_missing_paper_accuracy(runs):
     assert "| direct | VGGSNN | SEENN-I (Ours) | CIFAR10-DVS | — | not run | 2.53 | — |" in re.sub(
         " +", " ", markdown
     )  # tables pad their cells
+
+
+# --- seed replicas ----------------------------------------------------------------------------------
+
+
+def test_seed_replicas_give_mean_std_and_the_number_of_seeds(tmp_path):
+    """A run with one replica (seed 1): every cell both seeds have is their mean, with the sample std, the
+    95 % t interval of the mean and n_seeds = 2 (hand-checked on the fixed-T cell); the markdown says
+    `[2 seeds]`; SEENN-II cells, which only the seed `seed` has, stay as one seed. Without replicas the
+    table has no seed columns at all (as before extra_seeds existed)."""
+    import dataclasses
+
+    args = ("digits", "digits (sklearn 8x8)", "direct", "resnet19", "ResNet-19")
+    main = load_run(write_fake_run(tmp_path, "r19", *args, T=4, seenn2=True, seed=1))
+    replica = load_run(write_fake_run(tmp_path, "r19-seed1", *args, T=4, seed=7))
+    alone = table1([main], alphas=ALPHA_GRID[:3])
+    assert "n_seeds" not in alone.columns
+    both = table1([dataclasses.replace(main, replicas=(replica,))], alphas=ALPHA_GRID[:3])
+
+    a, b = 100 * main.accuracy_per_t[3], 100 * replica.accuracy_per_t[3]
+    cell = _cell(both, method="TET, fixed T (ours)", dataset="digits", slot=3)
+    assert cell["ours_accuracy"] == pytest.approx((a + b) / 2)
+    assert cell["ours_accuracy_std"] == pytest.approx(abs(a - b) / np.sqrt(2))  # n - 1 = 1 degree
+    # t(0.975, 1) = 12.7062: the half width is t * std / sqrt(2) = t * |a - b| / 2
+    assert cell["ours_accuracy_high"] - cell["ours_accuracy"] == pytest.approx(12.7062 * abs(a - b) / 2, rel=1e-4)
+    assert cell["n_seeds"] == 2
+    one = _cell(both, method="SEENN-II (Ours)", run="r19", slot=1)
+    assert np.isnan(one["n_seeds"]) and one["ours_accuracy"] == _cell(
+        alone, method="SEENN-II (Ours)", run="r19", slot=1
+    )["ours_accuracy"]
+
+    markdown = to_markdown(both, TABLE_TITLES[1], table_notes([dataclasses.replace(main, replicas=(replica,))]))
+    assert f"{(a + b) / 2:.2f}±{abs(a - b) / np.sqrt(2):.2f} (4) [2 seeds]" in markdown
+    assert "mean ± the standard deviation over the seeds" in markdown
+
+    aet = _cell(table5([dataclasses.replace(main, replicas=(replica,))]), dataset="digits", model="ResNet-19")
+    assert aet["ours_aet"] == pytest.approx((main.aet + replica.aet) / 2) and aet["n_seeds"] == 2

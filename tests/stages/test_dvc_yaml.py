@@ -38,6 +38,21 @@ def test_run_folders_follow_the_layout():
     assert {d.name for d in seenn2_dirs} == expected
 
 
+def test_seed_replica_folders_follow_the_layout():
+    """The replicas' stages write and sweep the folders `replica_dir` tells the tables to read."""
+    from pathlib import Path
+
+    from pipeline.core.layout import replica_dir
+
+    expected = replica_dir(Path("runs"), "r", 3).name
+    for stage in ("train_snn_seed", "convert_seed", "sweep_direct_seed", "sweep_conversion_seed"):
+        folders = {o.replace("${item.run}", "r").replace("${item.seed}", "3").split("/")[1] for o in outs_of(stage)}
+        assert folders == {expected}, stage
+    assert {
+        o.replace("${item.run}", "r").replace("${item.seed}", "3").split("/")[1] for o in outs_of("pretrain_ann_seed")
+    } == {f"{expected}-ann"}
+
+
 def test_reports_depend_on_the_runs_folder():
     """tables and figures depend on runs/ (DVC orders them after every stage writing into it)."""
     for stage in ("tables", "figures"):
@@ -61,7 +76,7 @@ def test_alpha_and_beta_are_declared_only_where_used():
         if name == "check_params":
             continue
         params = declared_params(stage.get("do", stage))
-        if name in ("sweep_direct", "sweep_conversion", "sweep_released", "tables", "figures", "hardware"):
+        if name.startswith("sweep_") or name in ("tables", "figures", "hardware"):
             assert "alpha" in params, name
         else:
             assert "alpha" not in params, name
