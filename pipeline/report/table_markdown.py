@@ -124,14 +124,19 @@ def _long(tidy: pd.DataFrame) -> str:
         paper_empty = math.isnan(row["paper_accuracy"]) and math.isnan(row["paper_timesteps"])
         if not ours_ok and paper_empty and row["slot"] > 1:  # an empty line says nothing slot 1 did not
             continue
+        steps = _number(row["ours_timesteps"]) if ours_ok else _NO_VALUE
+        acc = _ours_text(row).split(" (")[0] if ours_ok else _ours_text(row)
+        if ours_ok and _seeds(row) > 1 and not math.isnan(row["ours_accuracy"]):  # mean ± std over seeds
+            acc = f"{_over_seeds(row, 'ours_accuracy', 2)} [{_seeds(row)} seeds]"
+            steps = steps if row.get("policy") == "fixed" else _over_seeds(row, "ours_timesteps", 2)
         lines.append(
             [
                 row["section"],
                 row["model"],
                 _method_text(row),
                 row["dataset_label"],
-                _number(row["ours_timesteps"]) if ours_ok else _NO_VALUE,
-                _ours_text(row).split(" (")[0] if ours_ok else _ours_text(row),
+                steps,
+                acc,
                 _number(row["paper_timesteps"]),
                 _NO_VALUE if math.isnan(row["paper_accuracy"]) else f"{row['paper_accuracy']:.2f}",
             ]

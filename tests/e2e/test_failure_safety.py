@@ -37,6 +37,8 @@ def shrink(params: dict) -> None:
         "d2": {"dataset": "digits", "model": "resnet8", "width": 0.25, "T": 2, "epochs": 1},
     }
     params["seenn2"].update(runs=["d2"], betas=[2.0], epochs=1)
+    params["hardware"] = {"test_inputs": 64}
+    params["cpu"]["threads"] = 1
 
 
 def env_for(project: Path) -> dict[str, str]:

@@ -371,6 +371,8 @@ def test_seed_replicas_give_mean_std_and_the_number_of_seeds(tmp_path):
     markdown = to_markdown(both, TABLE_TITLES[1], table_notes([dataclasses.replace(main, replicas=(replica,))]))
     assert f"{(a + b) / 2:.2f}±{abs(a - b) / np.sqrt(2):.2f} (4) [2 seeds]" in markdown
     assert "mean ± the standard deviation over the seeds" in markdown
+    long = to_markdown(both, TABLE_TITLES[1], layout="long")  # Tables 3 and 4's layout
+    assert f"| 4 | {(a + b) / 2:.2f}±{abs(a - b) / np.sqrt(2):.2f} [2 seeds] |" in re.sub(" +", " ", long)
 
     aet = _cell(table5([dataclasses.replace(main, replicas=(replica,))]), dataset="digits", model="ResNet-19")
     assert aet["ours_aet"] == pytest.approx((main.aet + replica.aet) / 2) and aet["n_seeds"] == 2
