@@ -54,8 +54,10 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
 
 
 def dataset_folder(data: Path, dataset: str) -> Path:
-    """`data` when it is a prepared dataset (it has info.json), else `data/<dataset>`."""
-    return data if (data / "info.json").is_file() else data / dataset
+    """`data/<dataset>` when `data` is the folder of prepared datasets (`data/<dataset>/info.json` exists and
+    `data/info.json` does not), else `data` itself (whose loading then names what is missing there)."""
+    nested = data / dataset
+    return nested if not (data / "info.json").is_file() and (nested / "info.json").is_file() else data
 
 
 def with_seed(p: Params, seed: int | None) -> Params:
