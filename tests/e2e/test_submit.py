@@ -16,19 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.cluster.plan import TRAINING_GROUPS
 from tests.sandbox import make_sandbox, run, sandbox_env, tiny
 
-TRAINING = (
-    "pretrain_ann@",
-    "convert@",
-    "train_snn@",
-    "pretrain_ann_seed@",
-    "convert_seed@",
-    "train_snn_seed@",
-    "import_released@",
-    "finetune@",
-    "finetune_grid@",
-)
+TRAINING = tuple(f"{group}@" for group in TRAINING_GROUPS)  # stage-name prefixes of the training stages
 STATE = Path(".seenn/submit/state.json")
 
 
