@@ -8,13 +8,14 @@ and the median pass time of each is compared. It also checks that the engine's e
 rule of `pipeline/exits/policies.py` on the full-T logits of the same inputs.
 
 usage: python benchmarks/early_exit.py [--model RUN] [--device cpu|cuda] [--batch-size 256] [--alpha A]
-       [--samples N] [--repeats R] [--threads K] [--no-refill] [--compact-min-fraction F]
+       [--samples N] [--repeats R] [--threads K] [--no-refill] [--compact-min-fraction F] [--train-epochs E]
 The last line is `avg_T=<a> T=<T> ideal_speedup=<T/a> realized_speedup=<fixed / SEENN-I> ratio=<r/i>`.
 """
 
 import argparse
 import statistics
 import time
+from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from pipeline.core.config import DigitsData, DirectRun
 from pipeline.data import DATASETS
 from pipeline.data.prepared import DatasetInfo, PreparedData, to_sequence
 from pipeline.hardware.engine import latency
+from pipeline.hardware.runs import load_snn
 from pipeline.hardware.rules import FixedT, Seenn1
 from pipeline.exits.policies import seenn1_exit
 from pipeline.training.recipes import train_direct
@@ -35,7 +37,9 @@ from stages.common import load_params
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_or_train(run: str, runs: Path, params: Path) -> tuple[nn.Module, PreparedData, int, float, str]:
+def load_or_train(
+    run: str, runs: Path, params: Path, train_epochs: int | None = None
+) -> tuple[nn.Module, PreparedData, int, float, str]:
     """The run's SNN, its data, T, SEENN-I temperature and a description of where it came from.
 
     Without `runs/<run>/model.pt` a direct run is trained here (about half a minute on one core): the
@@ -44,8 +48,6 @@ def load_or_train(run: str, runs: Path, params: Path) -> tuple[nn.Module, Prepar
     """
     p = load_params(params) if params.is_file() else None
     if (runs / run / "model.pt").is_file() and p is not None:
-        from stages.hardware import load_snn
-
         snn, record, data = load_snn(runs / run, p, runs)
         conversion = record["method"] == "conversion"
         temperature = p.sweep.conversion_temperature if conversion else p.sweep.direct_temperature
@@ -53,13 +55,15 @@ def load_or_train(run: str, runs: Path, params: Path) -> tuple[nn.Module, Prepar
     spec = p.direct.get(run) if p is not None else None
     if spec is None:
         spec = DirectRun(dataset="digits", model="resnet19", width=0.0625, T=4, epochs=25, lr=0.1)
+    if train_epochs is not None:
+        spec = replace(spec, epochs=train_epochs)
     data_config = getattr(p.data, spec.dataset) if p is not None else DigitsData()
     data = DATASETS.get(spec.dataset)(data_config, 0)
     print(
         f"{runs / run}/model.pt not found: training {spec.model} (width {spec.width:g}, T={spec.T}, "
         f"{spec.epochs} epochs) on {data.info.label}"
     )
-    snn, _, _ = train_direct(spec, data, 0, "cpu")
+    snn, _, _ = train_direct(spec, data, 0)  # the default context: CPU
     temperature = p.sweep.direct_temperature if p is not None else 1.0
     return snn, data, spec.T, temperature, f"freshly trained {spec.model} (no {runs / run})"
 
@@ -124,11 +128,14 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (1: steadier timings on a shared machine)"
     )
+    parser.add_argument(
+        "--train-epochs", type=int, default=None, help="epochs of the fallback training (no trained run)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    snn, data, T, temperature, origin = load_or_train(args.model, args.runs, args.params)
+    snn, data, T, temperature, origin = load_or_train(args.model, args.runs, args.params, args.train_epochs)
     info: DatasetInfo = data.info
     samples = args.samples or min(4096, 16 * args.batch_size)
     x = repeated(data.x_test, samples)

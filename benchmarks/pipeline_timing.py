@@ -1,12 +1,14 @@
 """Measure the spine's budgets on this machine: cold `dvc repro` of the embedded default, a warm
 `dvc repro` with nothing changed, and `dvc exp run -S alpha=0.9`, in a fresh sandbox copy.
 
-usage: python benchmarks/pipeline_timing.py [--keep]
+usage: python -m benchmarks.pipeline_timing [--keep] [--dry-run]
+`--dry-run` builds the sandbox and lists the stages a cold run would run (`dvc status`), running none.
 Prints one line per measurement and a last summary line
 `cold_s=<a> warm_s=<b> exp_alpha_s=<c> training_stages_in_exp=<n>`.
 """
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -24,10 +26,15 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the sandbox folder")
+    parser.add_argument("--dry-run", action="store_true", help="only list the stages of a cold run")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="seenn-timing-"))
     try:
         project = make_sandbox(folder)
+        if args.dry_run:
+            _, out = timed(["dvc", "status", "--json"], project)
+            print(f"planned_stages={len(json.loads(out))}")
+            return
         cold, _ = timed(["dvc", "repro"], project)
         print(f"cold dvc repro: {cold:.1f} s")
         run(["git", "add", "-A"], project)

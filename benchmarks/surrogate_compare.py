@@ -23,6 +23,10 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--runs", nargs="+", default=["r19", "vgg16"])
     parser.add_argument("--surrogates", nargs="+", default=["dspike", "triangle"])
+    parser.add_argument("--epochs", type=int, default=None, help="override each run's epochs (a quick check)")
+    parser.add_argument(
+        "--train-subset", type=int, default=0, help="train on the first N training inputs only (0: all)"
+    )
     args = parser.parse_args()
     pin_cpu(args.params)  # before torch and numpy load, as `seenn` does
 
@@ -37,7 +41,12 @@ def main() -> None:
     p = parse_params(yaml.safe_load(args.params.read_text()))
     for run in args.runs:
         spec = p.direct[run]
+        if args.epochs is not None:
+            spec = dataclasses.replace(spec, epochs=args.epochs)
         data = prepare_dataset(spec.dataset, p.data, p.seed)
+        if args.train_subset:
+            n = args.train_subset
+            data = dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
         correct = {}
         for surrogate in args.surrogates:
             _, logits, _ = train_direct(dataclasses.replace(spec, surrogate=surrogate), data, p.seed)

@@ -28,6 +28,8 @@ COMMANDS = {
     "figures": ("stages.figures", "figures"),
     "hardware": ("stages.hardware", "hardware"),
     "submit": ("stages.submit", "submit"),  # not a stage: the training stages as cluster jobs
+    "evaluate": ("stages.evaluate", "evaluate"),  # not a stage: exit policies on any SNN's outputs
+    "docs": ("stages.docs", "docs"),  # not a stage: README and docs/ tables rebuilt from reports/
 }
 
 

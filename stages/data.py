@@ -24,6 +24,8 @@ def data(
     save_prepared(prepared, out)
     info = prepared.info
     typer.echo(
-        f"data: {info.label}: {len(prepared.y_train)} train / {len(prepared.y_test)} test, "
+        f"data: {info.label}: {len(prepared.y_train)} train / {len(prepared.y_test)} test"
+        + ("" if prepared.y_val is None else f" / {len(prepared.y_val)} validation")
+        + ", "
         f"input {prepared.sample_shape()}, {info.num_classes} classes -> {out}"
     )

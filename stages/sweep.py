@@ -2,11 +2,9 @@
 
 from pathlib import Path
 
-import numpy as np
 import typer
 
-from pipeline.core.atomic import write_atomic, write_json_atomic
-from pipeline.exits.sweep import sweep_run
+from pipeline.exits.sweep import sweep_run, write_run_sweep
 from stages.common import PARAMS_OPTION, load_params, one_line_errors
 
 
@@ -15,18 +13,13 @@ def sweep(
     params: Path = PARAMS_OPTION,
 ) -> None:
     """Write sweep.csv (fixed T, SEENN-I, and SNNCutoff's Top-K, calibrated Top-K, entropy and oracle
-    points, with 95 % intervals), exit_shares.csv, aet.json and decisions.npz into the run folder."""
+    points, with 95 % intervals), val_sweep.csv (the same points on the validation split), exit_shares.csv,
+    aet.json and decisions.npz into the run folder."""
     p = load_params(params)
     with one_line_errors():
         result = sweep_run(run_dir, p.sweep, p.alpha)  # everything computed before the first write
+    write_run_sweep(run_dir, result)
     table, summary = result.table, result.summary
-    write_atomic(run_dir / "sweep.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
-    shares = result.shares
-    write_atomic(
-        run_dir / "exit_shares.csv", lambda tmp: shares.to_csv(tmp, index=False, float_format="%.6g")
-    )
-    write_atomic(run_dir / "decisions.npz", lambda tmp: np.savez_compressed(tmp, **result.decisions))
-    write_json_atomic(run_dir / "aet.json", summary)
     at = table[(table.policy == "seenn1") & (table.param == p.alpha)].iloc[0]
     full = table[table.policy == "fixed"].iloc[-1]
     typer.echo(

@@ -25,6 +25,24 @@ COPIED = [
 ]
 
 
+CIFAR10_ARCHIVE_VAR = "SEENN_CIFAR10_ARCHIVE"
+
+
+def cifar10_archive() -> Path | None:
+    """The CIFAR-10 JPEG archive (`train/<class>/*.jpg`, `test/<class>/*.jpg`, tar.xz) named by the
+    environment variable SEENN_CIFAR10_ARCHIVE, or None when it is unset or names no file."""
+    value = os.environ.get(CIFAR10_ARCHIVE_VAR, "")
+    return Path(value) if value and Path(value).is_file() else None
+
+
+def cifar10_archive_skip_reason() -> str:
+    """Why a test needing the archive skips: the variable is unset, or names no file."""
+    value = os.environ.get(CIFAR10_ARCHIVE_VAR, "")
+    if not value:
+        return f"{CIFAR10_ARCHIVE_VAR} is not set (a CIFAR-10 JPEG tar.xz archive)"
+    return f"{CIFAR10_ARCHIVE_VAR}={value} is not a file"
+
+
 def sandbox_env() -> dict[str, str]:
     """Environment whose PATH finds this interpreter's `seenn` and `dvc` first; no DVC analytics."""
     env = dict(os.environ)

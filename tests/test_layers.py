@@ -1,8 +1,9 @@
 """The library's layers: a package imports only from itself and from the packages below it.
 
-core < exits < data < snn < training < seenn2 < hardware < report < cluster
+core < exits < data < snn < training < seenn2 < hardware < report < interop < cluster
 (README, "How the project is laid out").
 `exits` is numpy only, so the sweep and the reports never load torch (tests/stages/test_stage_deps.py).
+`interop` (foreign networks) reads the reports' code for `seenn evaluate`; its evaluation loads no torch.
 """
 
 import ast
@@ -12,7 +13,7 @@ import pytest
 
 from tests.sandbox import ROOT
 
-LAYERS = ("core", "exits", "data", "snn", "training", "seenn2", "hardware", "report", "cluster")
+LAYERS = ("core", "exits", "data", "snn", "training", "seenn2", "hardware", "report", "interop", "cluster")
 
 
 def library_files() -> list[Path]:
@@ -50,3 +51,13 @@ def test_exits_imports_no_torch():
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not [n for n in names if n.split(".")[0] == "torch"], path
+
+
+def test_evaluating_saved_outputs_imports_no_torch():
+    """`seenn evaluate` reads .npz files: its modules load numpy, pandas and matplotlib, never torch."""
+    import subprocess
+    import sys
+
+    code = "import sys, stages.evaluate; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

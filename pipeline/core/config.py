@@ -68,6 +68,19 @@ def holdout_rule():
     )
 
 
+def val_rule(default: float = 0.1):
+    """`data.<dataset>.val_fraction`, the same for every in-memory dataset."""
+    return rule(
+        "share of the training split set aside as validation data, stratified and seeded, never trained on: "
+        "every run saves its outputs there, and the exit-policy comparison chooses its operating points "
+        "on them (never on the test set)",
+        low=0,
+        high=1,
+        high_open=True,
+        default=default,
+    )
+
+
 @dataclass(frozen=True)
 class DigitsData:
     test_fraction: float = rule(
@@ -79,6 +92,7 @@ class DigitsData:
         default=0.3,
     )
     holdout_fraction: float = holdout_rule()
+    val_fraction: float = val_rule()
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class DigitsDvsData:
     upsample: int = rule("image upsampling before the saccade", low=1, high=8, default=2)
     saccade_steps: int = rule("fine simulation steps along the saccade", low=1, default=60)
     holdout_fraction: float = holdout_rule()
+    val_fraction: float = val_rule()
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,7 @@ class CifarData:
         "keep the first k test images of each class (0 = all)", low=0, default=0
     )
     holdout_fraction: float = holdout_rule()
+    val_fraction: float = val_rule()
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,7 @@ class Cifar10DvsData:
         "first recordings of each class used for training (by file name)", low=1, default=900
     )
     holdout_fraction: float = holdout_rule()
+    val_fraction: float = val_rule()
 
 
 @dataclass(frozen=True)
@@ -143,6 +160,7 @@ class ImageNetData:
     calibration_per_class: int = rule(
         "training images per class in SNNCutoff's calibration outputs (0 = all)", low=0, default=10
     )
+    val_fraction: float = val_rule(0.01)  # ~12,800 of ImageNet's training images
 
 
 @dataclass(frozen=True)
@@ -177,7 +195,10 @@ def _stem_rule():
 
 def _stem_pool_rule():
     return rule(
-        "pooling after an ImageNet stem: avg, or max (SEW-ResNet)", choices=("avg", "max"), default="avg"
+        "pooling after an ImageNet stem: auto (max for sew_resnet34, as SEW-ResNet's code; avg otherwise), "
+        "avg or max",
+        choices=("auto", "avg", "max"),
+        default="auto",
     )
 
 
@@ -661,7 +682,9 @@ def _check_seeds(seed: int, extra: Any, taken: set[str]) -> None:
     for name in sorted(taken):
         for k in seeds:
             if f"{name}-seed{k}" in taken:
-                _fail("extra_seeds", extra, f"seeds whose replica folder runs/{name}-seed{k} is no run's name")
+                _fail(
+                    "extra_seeds", extra, f"seeds whose replica folder runs/{name}-seed{k} is no run's name"
+                )
 
 
 def _check_architecture(prefix: str, run: Any) -> None:
@@ -671,8 +694,8 @@ def _check_architecture(prefix: str, run: Any) -> None:
     if run.stem != "auto" and run.model not in RESNETS:
         _fail(f"{prefix}.stem", run.stem, "auto: only the ResNets (" + ", ".join(RESNETS) + ") have it")
     imagenet_stem = run.stem == "imagenet" or (run.stem == "auto" and run.model in IMAGENET_STEM_MODELS)
-    if run.stem_pool != "avg" and not imagenet_stem:
-        _fail(f"{prefix}.stem_pool", run.stem_pool, "avg: only an ImageNet stem (7x7/2 + pooling) pools")
+    if run.stem_pool not in ("auto", "avg") and not imagenet_stem:
+        _fail(f"{prefix}.stem_pool", run.stem_pool, "auto: only an ImageNet stem (7x7/2 + pooling) pools")
     if run.vgg_head != "gap" and run.model != "vgg16":
         _fail(f"{prefix}.vgg_head", run.vgg_head, "gap: only vgg16 has this option")
 

@@ -1,6 +1,7 @@
 """Dataset builders by name: each returns a `PreparedData` ready to be saved by the data stage."""
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -110,25 +111,45 @@ def prepare_dataset(name: str, params: DataParams, seed: int) -> PreparedData:
         prepared = DATASETS.get(name)(config, seed)
     except (FileNotFoundError, ValueError, RuntimeError, NotImplementedError) as err:
         raise StageError(f"data {name}: {err}") from err
-    return hold_out(prepared, getattr(config, "holdout_fraction", 0.0), seed)
+    validated = set_aside(prepared, getattr(config, "val_fraction", 0.0), seed, "val")
+    return set_aside(validated, getattr(config, "holdout_fraction", 0.0), seed, "holdout")
 
 
-def hold_out(data: PreparedData, fraction: float, seed: int) -> PreparedData:
-    """Move a stratified, seeded `fraction` of the training split into the held-out split (in-memory data;
-    the kept training samples stay in their original order)."""
+def set_aside(data: PreparedData, fraction: float, seed: int, split: str) -> PreparedData:
+    """Move a stratified, seeded `fraction` of the training split into `split`: "val" (validation data,
+    where operating points are chosen) or "holdout" (SEENN-II's policy data); in-memory data only, the kept
+    training samples stay in their original order. The validation split is taken first, so a held-out
+    split never changes which images validate."""
     if fraction <= 0:
         return data
-    if data.stream is not None:
-        raise StageError(f"data {data.info.name}: a held-out split needs in-memory data, not a stream")
+    if data.stream is not None and split != "val":
+        raise StageError(f"data {data.info.name}: a {split} split needs in-memory data, not a stream")
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(data.y_train))
-    keep, held = train_test_split(index, test_size=fraction, stratify=data.y_train, random_state=seed)
+    # at least one input of every class (tiny subsets), else the nearest count to `fraction`
+    size = max(math.ceil(fraction * len(index)), len(np.unique(data.y_train)))
+    try:
+        keep, held = train_test_split(index, test_size=size, stratify=data.y_train, random_state=seed)
+    except ValueError as err:
+        name = "val_fraction" if split == "val" else "holdout_fraction"
+        raise StageError(
+            f"data {data.info.name}: {name} = {fraction} cannot be split by class: {err}"
+        ) from err
     keep, held = np.sort(keep), np.sort(held)
+    if data.stream is not None:  # streamed (ImageNet): the index's training paths are split instead
+        stream = dataclasses.replace(
+            data.stream, train=data.stream.train[keep], validation=data.stream.train[held]
+        )
+        return dataclasses.replace(data, stream=stream, y_train=data.y_train[keep], y_val=data.y_train[held])
     return dataclasses.replace(
         data,
         x_train=data.x_train[keep],
         y_train=data.y_train[keep],
-        x_holdout=data.x_train[held],
-        y_holdout=data.y_train[held],
+        **{f"x_{split}": data.x_train[held], f"y_{split}": data.y_train[held]},
     )
+
+
+def hold_out(data: PreparedData, fraction: float, seed: int) -> PreparedData:
+    """`set_aside` into the held-out split."""
+    return set_aside(data, fraction, seed, "holdout")

@@ -36,7 +36,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 INPUT_SIZE = 224  # side of the training crop and of the evaluation centre crop
 RESIZE = 256  # evaluation: shorter side resized to this, then the centre INPUT_SIZE crop
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-SPLITS = ("train", "val")
+SPLITS = ("train", "val", "validation")  # "val": ImageNet's val folder, our test set
 _CHECK_CHUNK = 512  # files per task of the parallel header check
 _JPEG_END = b"\xff\xd9"  # end-of-image marker: a JPEG cut short lacks it
 
@@ -323,7 +323,8 @@ def imagenet_feed(
 
     Args:
         data: Prepared data with `stream` set.
-        split: "train" or "val" (labels `data.y_train` or `data.y_test`).
+        split: "train", "val" (ImageNet's val folder, this project's test set) or "validation" (the
+            training images the data stage set aside; labels `data.y_train`, `data.y_test`, `data.y_val`).
         batch_size: Global batch size (each process of a `shard` gets its slice of every batch).
         train: Training transform (RandomResizedCrop(224) + flip) on shuffled passes; False: always the
             evaluation transform (Resize(256) + CenterCrop(224)). An unshuffled pass
@@ -341,7 +342,15 @@ def imagenet_feed(
         raise ValueError(f"{data.info.name} is not a streamed image-folder dataset (no index.npz)")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    paths, labels = (data.stream.train, data.y_train) if split == "train" else (data.stream.val, data.y_test)
+    paths, labels = {
+        "train": (data.stream.train, data.y_train),
+        "val": (data.stream.val, data.y_test),
+        "validation": (data.stream.validation, data.y_val),
+    }[split]
+    if paths is None:
+        raise ValueError(
+            f"{data.info.name} has no validation split: set data.{data.info.name}.val_fraction > 0"
+        )
     if limit_per_class:
         keep = first_k_per_class(labels, limit_per_class)
         paths, labels = paths[keep], labels[keep]

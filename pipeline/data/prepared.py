@@ -1,8 +1,9 @@
 """The prepared-dataset format every data builder writes and every training stage reads.
 
-`<folder>/prepared.npz` holds `x_train, y_train, x_test, y_test` (and `x_holdout, y_holdout` when the data
-stage holds part of the training split out: never used to train an SNN) and `<folder>/info.json` the
-metadata.
+`<folder>/prepared.npz` holds `x_train, y_train, x_test, y_test`, `x_val, y_val` when the data stage sets
+part of the training split aside as validation data (never trained on; operating points are chosen there)
+and `x_holdout, y_holdout` when it holds part out for SEENN-II's policy (never used to train an SNN), and
+`<folder>/info.json` the metadata.
 Static images are `[N, C, H, W]`, float32 in [0, 1] (small embedded data) or uint8 with a per-channel
 mean/std (CIFAR: a quarter of the memory; normalised batch by batch); event data is
 `[N, frames, 2, H, W]` event counts.
@@ -47,7 +48,8 @@ class ImageFolderIndex:
     root: str
     classes: tuple[str, ...]
     train: np.ndarray  # [N] bytes, e.g. b"train/n01440764/n01440764_10026.JPEG"
-    val: np.ndarray  # [M] bytes, e.g. b"val/n01440764/ILSVRC2012_val_00000293.JPEG"
+    val: np.ndarray  # [M] bytes, e.g. b"val/n01440764/ILSVRC2012_val_00000293.JPEG" (this project's test set)
+    validation: np.ndarray | None = None  # [V] bytes: training-folder images set aside as validation data
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class PreparedData:
     stream: ImageFolderIndex | None = None  # set for data streamed from an image folder (ImageNet)
     x_holdout: np.ndarray | None = None  # held-out part of the training split, never used to train an SNN
     y_holdout: np.ndarray | None = None  # [M] int64 (None: no held-out split)
+    x_val: np.ndarray | None = None  # validation part of the training split, never trained on
+    y_val: np.ndarray | None = None  # [V] int64 (None: no validation split)
 
     def sample_shape(self) -> tuple[int, ...]:
         """One input's shape: the stored arrays', or for streamed data the crops the feed produces."""
@@ -78,10 +82,14 @@ def save_prepared(data: PreparedData, folder: Path) -> None:
         arrays = dict(x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test)
         if data.y_holdout is not None:
             arrays.update(x_holdout=data.x_holdout, y_holdout=data.y_holdout)
+        if data.y_val is not None:
+            arrays.update(x_val=data.x_val, y_val=data.y_val)
         write_atomic(folder / "prepared.npz", lambda tmp: np.savez(tmp, **arrays))
     else:
         s = data.stream
         arrays = dict(train_paths=s.train, y_train=data.y_train, val_paths=s.val, y_test=data.y_test)
+        if s.validation is not None:
+            arrays.update(validation_paths=s.validation, y_val=data.y_val)
         write_atomic(folder / STREAM_INDEX, lambda tmp: np.savez_compressed(tmp, **arrays))
         fields["stream"] = dict(root=s.root, index=STREAM_INDEX, classes=list(s.classes))
     write_text_atomic(folder / "info.json", json.dumps(fields, indent=2) + "\n")
@@ -106,10 +114,14 @@ def load_prepared(folder: Path) -> PreparedData:
     with np.load(arrays) as z:
         if stream is None:
             held = (z["x_holdout"], z["y_holdout"]) if "y_holdout" in z.files else (None, None)
-            return PreparedData(info, z["x_train"], z["y_train"], z["x_test"], z["y_test"], None, *held)
-        index = ImageFolderIndex(stream["root"], tuple(stream["classes"]), z["train_paths"], z["val_paths"])
+            val = (z["x_val"], z["y_val"]) if "y_val" in z.files else (None, None)
+            return PreparedData(info, z["x_train"], z["y_train"], z["x_test"], z["y_test"], None, *held, *val)
+        validation = (z["validation_paths"], z["y_val"]) if "y_val" in z.files else (None, None)
+        index = ImageFolderIndex(
+            stream["root"], tuple(stream["classes"]), z["train_paths"], z["val_paths"], validation[0]
+        )
         empty = np.zeros(0, dtype=np.uint8)
-        return PreparedData(info, empty, z["y_train"], empty, z["y_test"], index)
+        return PreparedData(info, empty, z["y_train"], empty, z["y_test"], index, y_val=validation[1])
 
 
 def to_sequence(x: torch.Tensor, info: DatasetInfo, timesteps: int) -> torch.Tensor:

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.core.atomic import write_atomic, write_json_atomic
 from pipeline.core.config import SweepParams
 from pipeline.core.errors import StageError
 from pipeline.exits.metrics import aet, correct_per_timestep, empirical_aet, first_correct_step
 from pipeline.exits.cutoff import cutoff_points
-from pipeline.exits.points import Point, decisions_arrays, points_table
+from pipeline.exits.points import POINT_COLUMNS, Point, decisions_arrays, points_table
 from pipeline.exits.policies import SWEEP_COLUMNS, fixed_exit, seenn1_exit  # noqa: F401 (SWEEP_COLUMNS re-exported)
 from pipeline.exits.stats import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED
 
@@ -89,6 +90,7 @@ class RunSweep:
     shares: pd.DataFrame  # exit_shares.csv: SEENN-I's share of inputs stopping at each t
     summary: dict  # aet.json: AET, empirical AET (with intervals), T
     decisions: dict[str, np.ndarray]  # decisions.npz: every point's per-input exit steps and correctness
+    val_table: pd.DataFrame  # val_sweep.csv: the same points on the validation split (no lines without one)
 
 
 def load_logits(run_dir: Path) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -101,23 +103,32 @@ def load_logits(run_dir: Path) -> tuple[np.ndarray, np.ndarray, dict]:
         return z["logits"], z["labels"], json.loads(meta.read_text())
 
 
-def sweep_run(run_dir: Path, settings: SweepParams, alpha: float) -> RunSweep:
-    """Every exit operating point of one run from its saved outputs (no network pass): fixed T, SEENN-I
-    over `settings.alphas` and the headline `alpha`, and SNNCutoff's Top-K (calibrated on the run's
-    `train_logits.npz` when it has one), entropy and oracle rows."""
-    logits, labels, meta = load_logits(run_dir)
-    conversion = meta["method"] == "conversion"
-    temperature = settings.conversion_temperature if conversion else settings.direct_temperature
+def _optional_logits(path: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """`(logits [T, N, C], labels [N])` of an optional outputs file; `(None, None)` when it is absent or
+    holds no inputs."""
+    if not path.is_file():
+        return None, None
+    with np.load(path) as z:
+        logits, labels = z["logits"], z["labels"]
+    return (None, None) if len(labels) == 0 else (logits, labels)
+
+
+def policy_points(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    train: tuple[np.ndarray | None, np.ndarray | None],
+    settings: SweepParams,
+    alpha: float,
+    temperature: float,
+) -> list[Point]:
+    """Every operating point on one set of outputs `logits [T, N, C]`: fixed T, SEENN-I over
+    `settings.alphas` and `alpha`, and SNNCutoff's Top-K (calibrated on `train` outputs when given),
+    entropy and oracle."""
     points = seenn1_points(logits, [*settings.alphas, alpha], settings.accumulate, temperature)
-    train_logits, train_labels = None, None
-    if (run_dir / "train_logits.npz").is_file():
-        with np.load(run_dir / "train_logits.npz") as z:
-            train_logits, train_labels = z["logits"], z["labels"]
-    points += cutoff_points(
+    return points + cutoff_points(
         logits,
         labels,
-        train_logits,
-        train_labels,
+        *train,
         settings.topk_betas,
         settings.cutoff_epsilons,
         settings.entropy_thresholds,
@@ -125,10 +136,46 @@ def sweep_run(run_dir: Path, settings: SweepParams, alpha: float) -> RunSweep:
         settings.accumulate,
         calibration_grid=settings.calibration_grid,
     )
+
+
+def sweep_run(run_dir: Path, settings: SweepParams, alpha: float) -> RunSweep:
+    """Every exit operating point of one run from its saved outputs (no network pass), on the test set
+    and, when the run has `val_logits.npz` with inputs, on the validation split: fixed T, SEENN-I over
+    `settings.alphas` and the headline `alpha`, and SNNCutoff's Top-K (calibrated on the run's
+    `train_logits.npz` when it has one), entropy and oracle rows."""
+    logits, labels, meta = load_logits(run_dir)
+    conversion = meta["method"] == "conversion"
+    temperature = settings.conversion_temperature if conversion else settings.direct_temperature
+    train = _optional_logits(run_dir / "train_logits.npz")
+    points = policy_points(logits, labels, train, settings, alpha, temperature)
+    val_logits, val_labels = _optional_logits(run_dir / "val_logits.npz")
+    if val_logits is not None and val_logits.shape[::2] != logits.shape[::2]:
+        raise StageError(
+            f"{run_dir / 'val_logits.npz'}: logits {val_logits.shape} do not match the test outputs' "
+            f"[T={logits.shape[0]}, N, C={logits.shape[2]}]"
+        )
+    val_table = (
+        pd.DataFrame(columns=POINT_COLUMNS)
+        if val_logits is None
+        else points_table(
+            policy_points(val_logits, val_labels, train, settings, alpha, temperature), val_labels
+        )
+    )
     return RunSweep(
         meta["run"],
         points_table(points, labels),
         exit_shares_table(points, logits.shape[0]),
         aet_summary(logits, labels),
         decisions_arrays(points, labels),
+        val_table,
     )
+
+
+def write_run_sweep(run_dir: Path, result: RunSweep) -> None:
+    """The files of a run's sweep, each replaced atomically: sweep.csv, val_sweep.csv, exit_shares.csv,
+    decisions.npz and aet.json."""
+    tables = {"sweep.csv": result.table, "val_sweep.csv": result.val_table, "exit_shares.csv": result.shares}
+    for name, table in tables.items():
+        write_atomic(run_dir / name, lambda tmp, t=table: t.to_csv(tmp, index=False, float_format="%.6g"))
+    write_atomic(run_dir / "decisions.npz", lambda tmp: np.savez_compressed(tmp, **result.decisions))
+    write_json_atomic(run_dir / "aet.json", result.summary)

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from pipeline.core.config import Params
 from pipeline.report import tables as paper_tables
 from pipeline.report.table_markdown import table_notes, to_markdown
-from pipeline.report.exit_policies import comparison, exit_policies_figure, policy_curves
-from pipeline.report.exit_policies import to_markdown as policies_markdown
+from pipeline.report.exit_policies import comparison
+from pipeline.report.exit_policies_figure import exit_policies_figure, policy_curves
+from pipeline.report.exit_policies_markdown import to_markdown as policies_markdown
 from pipeline.report.figures import figure1, figure4
 from pipeline.report.files import ReportFile
 from pipeline.report.results import RunResult

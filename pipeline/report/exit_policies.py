@@ -1,29 +1,35 @@
-"""Exit-policy comparison at matched accuracy: SEENN-I / SEENN-II against SNNCutoff's Top-K, entropy and
-the oracle cutoff, per run.
+"""Exit-policy comparison at matched accuracy: SEENN-I / SEENN-II against SNNCutoff's Top-K, entropy, fixed
+T and the oracle cutoff, per run, with operating points chosen off the test set.
 
-For each run the targets are the fixed-T SNN's full-T accuracy minus 0.1, 0.5 and 1 percentage points. For
-each policy in the run's sweep and each target, the matched point is the operating point with the smallest
-average timesteps among those whose accuracy reaches the target ("not reached" when none does); the
-timestep reduction is T / average timesteps. `comparison` returns the tidy frame (the CSV twin, accuracy
-in %), `to_markdown` renders it, `exit_policies_figure` draws accuracy against average timesteps.
+For each run the targets are its full-T accuracy on the VALIDATION split minus `DROPS_PTS` percentage
+points. For each policy and target, the chosen point is the grid point with the smallest effective average
+timesteps among those whose validation accuracy reaches the target (`matched_point` on the validation
+sweep); it is then evaluated once on the test set. Choosing on the test inputs and testing on them too would
+let selection noise pass for an effect (one input more or less moves a cell to another grid point).
+
+Each chosen point is compared on the test inputs with
+- the full-T SNN, for accuracy: exact McNemar test on the paired per-input correctness, with its
+  discordant counts b (right at full T only) and c (right under the policy only);
+- SEENN-I's chosen point at the same target, for average timesteps: paired t interval and p-value of the
+  per-input difference in exit steps (plus SEENN-II's policy cost).
+Each family of p-values in the table is Holm-adjusted (each distinct comparison counted once, however many
+targets chose it); `significant_vs_full` and `significant_vs_seenn1` read the adjusted p at 5 %.
+`comparison` returns the tidy frame (the CSV twin, accuracies in %); `exit_policies_markdown.to_markdown`
+renders it.
 """
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
-from pipeline.report.figures import panel_grid
-from pipeline.report.markdown import NO_VALUE, pipe_table
-from pipeline.exits.stats import paired_bootstrap
+from pipeline.exits.stats import holm, mcnemar, paired_t
 from pipeline.report.results import RunResult
 
-TITLE = "Exit policies at matched accuracy: average timesteps to stay within 0.1 / 0.5 / 1 point of full T"
-DROPS_PTS = (0.1, 0.5, 1.0)  # accuracy targets: full-T accuracy minus these percentage points
+TITLE = "Exit policies at matched accuracy: operating points chosen on validation data, tested once"
+DROPS_PTS = (0.0, 0.5, 1.0)  # targets: full-T validation accuracy minus these percentage points
+LEVEL = 0.05  # family-wise error of each Holm-adjusted family
 # Display order and names; policies not listed here follow in alphabetical order under their own name.
 POLICY_LABELS = {
     "fixed": "fixed T",
@@ -34,6 +40,9 @@ POLICY_LABELS = {
     "topk_calibrated": "Top-K, calibrated (epsilon)",
     "oracle": "oracle cutoff (uses labels)",
 }
+# Statuses of a row: a chosen point; the label-reading oracle (nothing to choose); no grid point reaches
+# the target on validation; the run has no validation split (then nothing is chosen, never on test).
+REACHED, REFERENCE, NOT_REACHED, NO_VALIDATION = "reached", "reference", "not reached", "no validation split"
 TIDY_COLUMNS = [
     "run",
     "model",
@@ -41,31 +50,39 @@ TIDY_COLUMNS = [
     "dataset",
     "dataset_label",
     "T",
-    "full_accuracy",
+    "n_val",
+    "n_test",
+    "full_val_accuracy",  # the fixed-T SNN at its full T on the validation split (%)
+    "full_accuracy",  # ... on the test set (%)
     "aet",
     "drop_pts",
-    "target_accuracy",
+    "target_val_accuracy",  # full_val_accuracy - drop_pts: what the chosen point reaches on validation
     "policy",
     "policy_label",
     "status",
     "param",
-    "accuracy",
+    "val_accuracy",  # the chosen point's validation accuracy (%)
+    "val_avg_timesteps",  # ... and its validation average timesteps (with SEENN-II's policy cost)
+    "accuracy",  # test accuracy (%) with its 95 % Wilson interval
     "accuracy_low",
     "accuracy_high",
-    "avg_timesteps",
-    "reduction",
-    "delta_timesteps_vs_seenn1",  # this point's average timesteps minus SEENN-I's at the same target
-    "delta_timesteps_low",  # its 95 % paired-bootstrap interval over the test inputs
+    "avg_timesteps",  # test average timesteps per input (SEENN-II: plus its policy cost)
+    "reduction",  # T / avg_timesteps
+    "delta_accuracy_vs_full",  # test accuracy minus full-T test accuracy, points: 100 (c - b) / n_test
+    "mcnemar_b",  # test inputs right at full T only
+    "mcnemar_c",  # test inputs right under this point only
+    "mcnemar_p",  # exact two-sided McNemar p (NaN: identical to full T by construction)
+    "mcnemar_p_holm",
+    "significant_vs_full",  # mcnemar_p_holm < LEVEL
+    "delta_timesteps_vs_seenn1",  # mean per-input exit step minus SEENN-I's at the same target
+    "delta_timesteps_low",  # its 95 % paired t interval
     "delta_timesteps_high",
-    "significant_vs_seenn1",  # the interval excludes 0 (NaN where there is nothing to compare)
-    "delta_accuracy_vs_full",  # accuracy minus the full-T accuracy, points (paired bootstrap below)
-    "delta_accuracy_low",
-    "delta_accuracy_high",
-    "significant_vs_full",
+    "delta_timesteps_p",
+    "delta_timesteps_p_holm",
+    "significant_vs_seenn1",  # delta_timesteps_p_holm < LEVEL: the timesteps differ (not "this one wins")
 ]
-_ROUTES = {"direct": "direct training", "conversion": "ANN-SNN conversion"}
+ROUTES = {"direct": "direct training", "conversion": "ANN-SNN conversion"}
 _TOL = 1e-9  # accuracy comparisons (fractions); sweep.csv stores 6 significant digits
-_NO_VALUE = NO_VALUE
 
 
 def policy_order(policies: Sequence[str]) -> list[str]:
@@ -95,286 +112,153 @@ def matched_point(points: pd.DataFrame, target: float) -> pd.Series | None:
     return order.iloc[0].drop("_cost")
 
 
-def comparison(runs: Sequence[RunResult], drops_pts: Sequence[float] = DROPS_PTS) -> pd.DataFrame:
-    """Tidy frame: one row per (run, target, policy) with the matched point (accuracy in %).
+def usable_drops(drops_pts: Sequence[float], n_val: int, n_test: int) -> list[float]:
+    """The drops a run can resolve: 0 (keep the full-T accuracy), and any drop of at least one input of
+    the smaller of its validation and test sets (a 0.1-point target on 540 inputs is half an input)."""
+    if n_val == 0:
+        return list(drops_pts)
+    one_input = 100.0 / min(n_val, n_test)
+    return [d for d in drops_pts if d == 0 or d >= one_input - _TOL]
 
-    Args:
-        runs: runs whose sweep holds every policy to compare (fixed rows are required; `oracle`,
-            `topk`, ... rows where the sweep stage wrote them).
-        drops_pts: accuracy drops from the full-T accuracy, in percentage points.
-    """
+
+def _cost(point: pd.Series) -> float:
+    cost = float(point["policy_cost"]) if "policy_cost" in point else 0.0
+    return 0.0 if math.isnan(cost) else cost
+
+
+def _base_row(run: RunResult, drop: float, policy: str) -> dict:
+    full_val = run.val_policy_rows("fixed")
+    full_val = full_val[full_val["param"] == run.T]
+    full_val_accuracy = 100.0 * float(full_val["accuracy"].iloc[0]) if len(full_val) else math.nan
+    return {
+        "run": run.run,
+        "model": run.paper_model,
+        "method": run.method,
+        "dataset": run.dataset,
+        "dataset_label": run.label,
+        "T": run.T,
+        "n_val": run.n_val,
+        "n_test": run.n_test,
+        "full_val_accuracy": full_val_accuracy,
+        "full_accuracy": 100.0 * float(run.accuracy_per_t[-1]),
+        "aet": run.aet,
+        "drop_pts": float(drop),
+        "target_val_accuracy": full_val_accuracy - drop,
+        "policy": policy,
+        "policy_label": POLICY_LABELS.get(policy, policy),
+        "status": NO_VALIDATION,
+    }
+
+
+def _choose(run: RunResult, policy: str, target: float) -> tuple[str, pd.Series | None]:
+    """(status, the test-set sweep row of the point chosen on validation for `target`, a fraction)."""
+    if policy == "oracle":
+        rows = run.policy_rows("oracle")
+        return REFERENCE, rows.iloc[0]
+    if run.val_sweep is None:
+        return NO_VALIDATION, None
+    chosen = matched_point(run.val_policy_rows(policy), target)
+    if chosen is None:
+        return NOT_REACHED, None
+    test = run.policy_rows(policy)
+    hit = test[np.isclose(test["param"], float(chosen["param"]))]
+    if hit.empty:
+        raise ValueError(
+            f"run {run.run}: {policy} at {chosen['param']:g} is in val_sweep.csv but not in sweep.csv"
+        )
+    return REACHED, pd.concat([hit.iloc[0], chosen[["accuracy", "avg_timesteps"]].add_prefix("val_")])
+
+
+def _point_row(run: RunResult, policy: str, point: pd.Series) -> dict:
+    cost = _cost(point)
+    avg = float(point["avg_timesteps"]) + cost
+    row = {
+        "param": float(point["param"]),
+        "accuracy": 100.0 * float(point["accuracy"]),
+        "accuracy_low": 100.0 * float(point.get("accuracy_low", math.nan)),
+        "accuracy_high": 100.0 * float(point.get("accuracy_high", math.nan)),
+        "avg_timesteps": avg,
+        "reduction": run.T / avg,
+    }
+    if "val_accuracy" in point:
+        row.update(
+            val_accuracy=100.0 * float(point["val_accuracy"]),
+            val_avg_timesteps=float(point["val_avg_timesteps"]) + cost,
+        )
+    return row
+
+
+def _versus_full(run: RunResult, policy: str, param: float) -> dict:
+    """Exact McNemar test of the point against the full-T SNN on the test inputs."""
+    if run.decisions is None:
+        return {}
+    mine, full = run.decisions.find(policy, param), run.decisions.find("fixed", float(run.T))
+    if mine is None or full is None:
+        return {}
+    test = mcnemar(full[1], mine[1])
+    identical = policy == "oracle" or (policy == "fixed" and param == run.T)  # equal by construction
+    return {
+        "delta_accuracy_vs_full": 100.0 * test.delta / run.n_test,
+        "mcnemar_b": test.b,
+        "mcnemar_c": test.c,
+        "mcnemar_p": math.nan if identical else test.p,
+    }
+
+
+def _versus_seenn1(run: RunResult, policy: str, point: pd.Series, seenn1: pd.Series | None) -> dict:
+    """Paired t test of the point's per-input exit steps (plus a policy network's cost) against SEENN-I's
+    chosen point at the same target."""
+    if run.decisions is None or seenn1 is None or policy == "seenn1":
+        return {}
+    mine = run.decisions.find(policy, float(point["param"]))
+    reference = run.decisions.find("seenn1", float(seenn1["param"]))
+    if mine is None or reference is None:
+        return {}
+    diff = paired_t(mine[0] + _cost(point), reference[0])
+    return {
+        "delta_timesteps_vs_seenn1": diff.estimate,
+        "delta_timesteps_low": diff.low,
+        "delta_timesteps_high": diff.high,
+        "delta_timesteps_p": diff.p,
+        "_seenn1_param": float(seenn1["param"]),
+    }
+
+
+def _holm_by_comparison(tidy: pd.DataFrame, p: str, keys: list[str]) -> pd.Series:
+    """Holm-adjusted `p` over the distinct comparisons (`keys` name one; a point chosen at several targets
+    is one test), mapped back to every row."""
+    tested = tidy.dropna(subset=[p]).drop_duplicates(keys)
+    adjusted = pd.Series(holm(tested[p].to_numpy()), index=pd.MultiIndex.from_frame(tested[keys]))
+    index = pd.MultiIndex.from_frame(tidy[keys])
+    return pd.Series(adjusted.reindex(index).to_numpy(), index=tidy.index)
+
+
+def comparison(runs: Sequence[RunResult], drops_pts: Sequence[float] = DROPS_PTS) -> pd.DataFrame:
+    """Tidy frame: one row per (run, target, policy), each point chosen on the run's validation sweep and
+    evaluated on its test sweep and decisions (accuracies in %)."""
     rows = []
     for run in runs:
-        full = float(run.accuracy_per_t[-1])
         policies = policy_order(run.sweep["policy"].unique())
-        for drop in drops_pts:
-            target = full - drop / 100.0
-            matched = {policy: matched_point(run.policy_rows(policy), target) for policy in policies}
+        for drop in usable_drops(drops_pts, run.n_val, run.n_test):
+            base = {policy: _base_row(run, drop, policy) for policy in policies}
+            target = base[policies[0]]["target_val_accuracy"] / 100.0
+            chosen = {policy: _choose(run, policy, target) for policy in policies}
             for policy in policies:
-                point = matched[policy]
-                row = {
-                    "run": run.run,
-                    "model": run.paper_model,
-                    "method": run.method,
-                    "dataset": run.dataset,
-                    "dataset_label": run.label,
-                    "T": run.T,
-                    "full_accuracy": 100.0 * full,
-                    "aet": run.aet,
-                    "drop_pts": float(drop),
-                    "target_accuracy": 100.0 * target,
-                    "policy": policy,
-                    "policy_label": POLICY_LABELS.get(policy, policy),
-                    "status": "not reached",
-                    "param": math.nan,
-                    "accuracy": math.nan,
-                    "avg_timesteps": math.nan,
-                    "reduction": math.nan,
-                }
+                status, point = chosen[policy]
+                row = {**base[policy], "status": status}
                 if point is not None:
-                    cost = float(point.get("policy_cost", 0.0)) if "policy_cost" in point else 0.0
-                    avg = float(point["avg_timesteps"]) + (0.0 if math.isnan(cost) else cost)
-                    row.update(
-                        status="reached",
-                        param=float(point["param"]),
-                        avg_timesteps=avg,
-                        accuracy=100.0 * float(point["accuracy"]),
-                        accuracy_low=100.0 * float(point.get("accuracy_low", math.nan)),
-                        accuracy_high=100.0 * float(point.get("accuracy_high", math.nan)),
-                        reduction=run.T / avg,
-                        **_paired(
-                            run, policy, point, matched.get("seenn1"), 0.0 if math.isnan(cost) else cost
-                        ),
-                    )
+                    row.update(_point_row(run, policy, point))
+                    row.update(_versus_full(run, policy, float(point["param"])))
+                    row.update(_versus_seenn1(run, policy, point, chosen.get("seenn1", (None, None))[1]))
                 rows.append(row)
-    return pd.DataFrame(rows, columns=TIDY_COLUMNS)
-
-
-def _paired(
-    run: RunResult, policy: str, point: pd.Series, seenn1: pd.Series | None, cost: float = 0.0
-) -> dict:
-    """Paired bootstraps over the run's test inputs: this point's average timesteps (plus a policy
-    network's constant `cost`) against SEENN-I's matched point at the same target, and its accuracy against
-    the full-T SNN's (points)."""
-    out: dict = {}
-    mine = run.decisions.find(policy, float(point["param"])) if run.decisions is not None else None
-    if mine is None:
-        return out
-    steps, correct = mine
-    reference = run.decisions.find("seenn1", float(seenn1["param"])) if seenn1 is not None else None
-    if reference is not None and policy != "seenn1":
-        diff = paired_bootstrap(steps + cost, reference[0])
-        out.update(
-            delta_timesteps_vs_seenn1=diff.estimate,
-            delta_timesteps_low=diff.low,
-            delta_timesteps_high=diff.high,
-            significant_vs_seenn1=diff.significant,
-        )
-    full = run.decisions.find("fixed", float(run.T))
-    if full is not None and policy != "fixed":
-        diff = paired_bootstrap(correct, full[1])
-        out.update(
-            delta_accuracy_vs_full=100 * diff.estimate,
-            delta_accuracy_low=100 * diff.low,
-            delta_accuracy_high=100 * diff.high,
-            significant_vs_full=diff.significant,
-        )
-    return out
-
-
-# --- Markdown -------------------------------------------------------------------------------------------
-
-
-# How a policy's sweep param is printed in a cell; the oracle has none.
-_PARAM_NAMES = {
-    "fixed": "T",
-    "seenn1": "α",
-    "seenn2": "β",
-    "topk": "β",
-    "topk_calibrated": "ε",
-    "entropy": "h",
-}
-
-
-def _cell(row: pd.Series) -> str:
-    """`2.20 (1.82x) · 94.95±1.8% at β=2 ≈`: average timesteps, reduction, accuracy (± half its 95 %
-    interval), operating point, and ≈ where the average timesteps do not differ from SEENN-I's beyond
-    noise."""
-    if row["status"] != "reached":
-        return "not reached"
-    accuracy = f"{row['accuracy']:.2f}"
-    if not (math.isnan(row["accuracy_low"]) or math.isnan(row["accuracy_high"])):
-        accuracy += f"±{(row['accuracy_high'] - row['accuracy_low']) / 2:.1f}"
-    text = f"{row['avg_timesteps']:.2f} ({row['reduction']:.2f}x) · {accuracy}%"
-    if row["policy"] != "oracle":
-        text += f" at {_PARAM_NAMES.get(row['policy'], 'param')}={row['param']:g}"
-    if row["significant_vs_seenn1"] is False or row["significant_vs_seenn1"] == 0:
-        text += " ≈"
-    return text
-
-
-def _run_section(tidy: pd.DataFrame) -> list[str]:
-    first = tidy.iloc[0]
-    route = _ROUTES.get(first["method"], first["method"])
-    heading = (
-        f"#### {first['model']} on {first['dataset_label']}, {route}, T = {first['T']} "
-        f"(run `{first['run']}`): "
-        f"full-T accuracy {first['full_accuracy']:.2f}%, AET {first['aet']:.3f}"
+    tidy = pd.DataFrame(rows, columns=[*TIDY_COLUMNS, "_seenn1_param"])
+    tidy["mcnemar_p_holm"] = _holm_by_comparison(tidy, "mcnemar_p", ["run", "policy", "param"])
+    tidy["delta_timesteps_p_holm"] = _holm_by_comparison(
+        tidy, "delta_timesteps_p", ["run", "policy", "param", "_seenn1_param"]
     )
-    drops = list(dict.fromkeys(tidy["drop_pts"]))
-    targets = dict(zip(tidy["drop_pts"], tidy["target_accuracy"]))
-    header = ["Policy"] + [f"−{d:g} pt (≥ {targets[d]:.2f}%)" for d in drops]
-    lines = []
-    for policy, group in tidy.groupby("policy", sort=False):
-        by_drop = dict(zip(group["drop_pts"], (_cell(r) for _, r in group.iterrows())))
-        lines.append([group["policy_label"].iloc[0]] + [by_drop.get(d, _NO_VALUE) for d in drops])
-    return [heading, "", pipe_table(header, lines)]
-
-
-def comparison_notes(drops_pts: Sequence[float] = DROPS_PTS) -> list[str]:
-    shown = ", ".join(f"{d:g}" for d in drops_pts)
-    return [
-        f"Targets: the fixed-T SNN's accuracy at its full T minus {shown} percentage points (top-1, %).",
-        "Cells: average timesteps per test input of the cheapest operating point reaching the target, "
-        "(T / average timesteps), then its accuracy and its parameter (T: fixed steps, α: SEENN-I "
-        "confidence, β: SEENN-II penalty or Top-K gap, ε: calibration tolerance, h: entropy-score "
-        "threshold); 'not reached': no point of that policy's grid reaches the target. ± is half the "
-        "accuracy's 95 % Wilson interval over the test inputs.",
-        "≈: this cell's average timesteps do not differ from SEENN-I's cell at the same target beyond "
-        "noise (a paired bootstrap over the test inputs, 95 %, in the CSV as delta_timesteps_vs_seenn1 "
-        "with its interval); unmarked cells differ significantly. The CSV also holds each point's "
-        "accuracy difference from the full-T SNN with its paired interval (delta_accuracy_vs_full).",
-        "SEENN-II cells include its policy network's cost, in SNN-timestep equivalents (its MACs over one "
-        "SNN timestep's; seenn2.json), added to the average timesteps.",
-        "A policy's points are only those of its sweep grid, so a finer grid can only lower its cell.",
-        "Top-K: stop when the gap between the two largest summed logits exceeds beta; calibrated Top-K "
-        "fits one beta per step on the training set so that at most epsilon of the exits are unsettled.",
-        "Oracle: each input stops at the first step after which its prediction stays correct (T if wrong "
-        "at T); it reads the labels, so it is a reference, not a policy. It keeps the full-T accuracy; a "
-        "label-free policy can still beat it on inputs that are right early and wrong at T.",
-        "AET (paper eq. 4) is the ideal early exit of the SEENN paper: full-T accuracy at AET steps.",
-    ]
-
-
-def to_markdown(tidy: pd.DataFrame, title: str = TITLE, notes: Sequence[str] | None = None) -> str:
-    """Title, one table per run (rows: policies, columns: targets), and notes; ends with a newline."""
-    parts = [f"### {title}", ""]
-    if tidy.empty:
-        parts.append("(no rows)")
-    for _, group in tidy.groupby("run", sort=False):
-        parts += _run_section(group) + [""]
-    notes = comparison_notes(list(dict.fromkeys(tidy["drop_pts"])) or DROPS_PTS) if notes is None else notes
-    if notes:
-        parts += ["Notes:", *[f"- {note}" for note in notes]]
-    return "\n".join(parts).rstrip("\n") + "\n"
-
-
-# --- figure ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExitPoliciesStyle:
-    """Colours, markers and sizes of the comparison figure."""
-
-    colors: tuple[tuple[str, str], ...] = (
-        ("fixed", "tab:orange"),
-        ("seenn1", "tab:blue"),
-        ("seenn2", "tab:green"),
-        ("entropy", "tab:purple"),
-        ("topk", "tab:brown"),
-        ("topk_calibrated", "tab:pink"),
-        ("oracle", "black"),
-    )  # policy -> colour; others take tab:gray
-    markers: tuple[tuple[str, str], ...] = (
-        ("fixed", "s"),
-        ("seenn1", "o"),
-        ("seenn2", "D"),
-        ("entropy", "v"),
-        ("topk", "^"),
-        ("topk_calibrated", "P"),
-        ("oracle", "X"),
-    )  # policy -> marker; others take "."
-    aet_color: str = "tab:red"  # AET star
-    fontsize: float = 8.0  # labels, ticks, legends (pt)
-    title_fontsize: float = 9.0  # panel titles (pt)
-    marker_size: float = 5.0  # curve markers (pt)
-    highlight_size: float = 10.0  # oracle and AET markers (pt)
-    panel_size: tuple[float, float] = (4.4, 3.4)  # one run's panel (inches)
-
-
-def policy_curves(run: RunResult) -> dict[str, pd.DataFrame]:
-    """Per policy in the sweep: param, avg_timesteps, accuracy_pct, sorted by average timesteps."""
-    curves = {}
-    for policy in policy_order(run.sweep["policy"].unique()):
-        rows = run.policy_rows(policy)
-        curves[policy] = (
-            pd.DataFrame(
-                {
-                    "param": rows["param"].to_numpy(dtype=np.float64),
-                    "avg_timesteps": rows["avg_timesteps"].to_numpy(dtype=np.float64),
-                    "accuracy_pct": 100.0 * rows["accuracy"].to_numpy(dtype=np.float64),
-                }
-            )
-            .sort_values(["avg_timesteps", "param"], kind="stable")
-            .reset_index(drop=True)
-        )
-    return curves
-
-
-def plot_exit_policies(ax: Axes, run: RunResult, style: ExitPoliciesStyle | None = None) -> None:
-    """Accuracy (%) against average timesteps per input for every policy of `run`, oracle and AET marked."""
-    style = style or ExitPoliciesStyle()
-    colors, markers = dict(style.colors), dict(style.markers)
-    for policy, curve in policy_curves(run).items():
-        color, label = colors.get(policy, "tab:gray"), POLICY_LABELS.get(policy, policy)
-        if policy == "oracle":
-            ax.plot(
-                curve["avg_timesteps"],
-                curve["accuracy_pct"],
-                linestyle="none",
-                marker=markers["oracle"],
-                markersize=style.highlight_size,
-                color=color,
-                label=label,
-            )
-            continue
-        ax.plot(
-            curve["avg_timesteps"],
-            curve["accuracy_pct"],
-            marker=markers.get(policy, "."),
-            markersize=style.marker_size,
-            color=color,
-            label=label,
-            linewidth=1.0,
-        )
-    full = 100.0 * float(run.accuracy_per_t[-1])
-    ax.plot(
-        [run.aet],
-        [full],
-        linestyle="none",
-        marker="*",
-        markersize=style.highlight_size + 4,
-        color=style.aet_color,
-        label=f"AET = {run.aet:.3f} (at full-T accuracy)",
-    )
-    route = _ROUTES.get(run.method, run.method)
-    ax.set_title(f"{run.paper_model} on {run.label}\n{route}, T = {run.T}", fontsize=style.title_fontsize)
-    ax.set_xlabel("average timesteps per input", fontsize=style.fontsize)
-    ax.set_ylabel("top-1 accuracy (%)", fontsize=style.fontsize)
-    ax.tick_params(labelsize=style.fontsize)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=style.fontsize, loc="lower right")
-
-
-def exit_policies_figure(
-    runs: Sequence[RunResult], style: ExitPoliciesStyle | None = None, ncols: int = 3
-) -> Figure:
-    """One panel per run (at most `ncols` a row): accuracy against average timesteps for all policies."""
-    if not runs:
-        raise ValueError("exit_policies_figure needs at least one run")
-    style = style or ExitPoliciesStyle()
-    fig, grid = panel_grid(len(runs), ncols, style.panel_size)
-    for ax, run in zip(grid.flat, runs):
-        plot_exit_policies(ax, run, style)
-    fig.suptitle("Exit policies: accuracy against average timesteps", fontsize=style.title_fontsize)
-    return fig
+    for flag, p in (
+        ("significant_vs_full", "mcnemar_p_holm"),
+        ("significant_vs_seenn1", "delta_timesteps_p_holm"),
+    ):
+        tidy[flag] = tidy[p].map(lambda v: math.nan if math.isnan(v) else bool(v < LEVEL)).astype(object)
+    return tidy[TIDY_COLUMNS]

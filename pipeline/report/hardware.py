@@ -65,10 +65,10 @@ def hardware_table(rows: Sequence[HardwareRow]) -> pd.DataFrame:
 
 
 def _accuracy(r) -> str:
-    """`97.04±1.43`: accuracy in % with half its 95 % Wilson interval."""
+    """`97.04 [95.61, 98.05]`: accuracy in % with its 95 % Wilson interval."""
     if math.isnan(r.accuracy_low):
         return f"{100 * r.accuracy:.2f}"
-    return f"{100 * r.accuracy:.2f}±{50 * (r.accuracy_high - r.accuracy_low):.2f}"
+    return f"{100 * r.accuracy:.2f} [{100 * r.accuracy_low:.2f}, {100 * r.accuracy_high:.2f}]"
 
 
 def policy_label(policy: str, param: float) -> str:

@@ -10,18 +10,20 @@ from pipeline.core.errors import StageError
 from pipeline.report.results import RunResult
 
 
-def _pm(rows, accuracy: float) -> float:
-    """Half the width of the 95 % interval of an accuracy, in points (NaN when the sweep has none)."""
+def _interval(rows, prefix: str) -> dict:
+    """`{<prefix>_low, <prefix>_high}`: the 95 % Wilson interval of an accuracy in %, 2 decimals (NaN when
+    the sweep has none)."""
     if "accuracy_low" not in rows.columns:
-        return float("nan")
-    return round(50 * (float(rows.accuracy_high.iloc[0]) - float(rows.accuracy_low.iloc[0])), 2)
+        return {f"{prefix}_low": float("nan"), f"{prefix}_high": float("nan")}
+    low, high = float(rows.accuracy_low.iloc[0]), float(rows.accuracy_high.iloc[0])
+    return {f"{prefix}_low": round(100 * low, 2), f"{prefix}_high": round(100 * high, 2)}
 
 
 def headline_metrics(runs: Sequence[RunResult], alpha: float, beta: float) -> dict:
     """Per run, the few numbers worth a column in `dvc exp show` (accuracies in %, 2 decimals; average
     timesteps and AET, 3 decimals): `acc` at full T, SEENN-I's `s1_acc` and `s1_T` at the headline
     alpha, SEENN-II's `s2_acc` and `s2_T` at the headline beta (runs with a policy), and `aet`; each
-    accuracy's `_pm` is half its 95 % Wilson interval over the test inputs. The alpha and beta
+    accuracy's `_low` / `_high` is its 95 % Wilson interval over the test inputs. The alpha and beta
     themselves are params, which `dvc exp show` lists beside."""
     out = {}
     for r in runs:
@@ -35,16 +37,16 @@ def headline_metrics(runs: Sequence[RunResult], alpha: float, beta: float) -> di
         full = fixed[fixed.param == r.T]
         row = {
             "acc": round(100 * float(r.accuracy_per_t[-1]), 2),
-            "acc_pm": _pm(full, float(r.accuracy_per_t[-1])),
+            **_interval(full, "acc"),
             "s1_acc": round(100 * float(at.accuracy.iloc[0]), 2),
-            "s1_acc_pm": _pm(at, float(at.accuracy.iloc[0])),
+            **_interval(at, "s1_acc"),
             "s1_T": round(float(at.avg_timesteps.iloc[0]), 3),
         }
         s2 = r.policy_rows("seenn2")
         at2 = s2[s2.param == beta]
         if not at2.empty:
             row["s2_acc"] = round(100 * float(at2.accuracy.iloc[0]), 2)
-            row["s2_acc_pm"] = _pm(at2, float(at2.accuracy.iloc[0]))
+            row.update(_interval(at2, "s2_acc"))
             row["s2_T"] = round(float(at2.avg_timesteps.iloc[0]), 3)
         out[r.run] = {**row, "aet": round(r.aet, 3)}
     return out

@@ -1,9 +1,10 @@
 """Load one run folder `runs/<run>/` (the contract between the evaluation stages and the reports).
 
 A run folder holds `run.json` (provenance), `timestep_logits.npz` (`logits [T, N, C]`, `labels [N]`),
-`sweep.csv` (policy, param, accuracy, avg_timesteps), `aet.json` and `exit_shares.csv`. Loading checks
-the contract and fails with one line naming the file and what is wrong, so a broken stage output is
-caught before a table silently shows a wrong number.
+`sweep.csv` (policy, param, accuracy, avg_timesteps), `aet.json` and `exit_shares.csv`, and, when the run
+has a validation split, `val_sweep.csv` (the same points on it, where the comparison chooses them).
+Loading checks the contract and fails with one line naming the file and what is wrong, so a broken stage
+output is caught before a table silently shows a wrong number.
 """
 
 import dataclasses
@@ -63,6 +64,19 @@ class RunResult:
     empirical_aet_ci: tuple[float, float] | None = None  # ... of the empirical AET
     decisions: Decisions | None = None  # per-input decisions of every point (decisions.npz), for paired tests
     replicas: tuple["RunResult", ...] = ()  # the same run trained with each extra seed (params extra_seeds)
+    val_sweep: pd.DataFrame | None = None  # val_sweep.csv: the points on the validation split (None: none)
+
+    @property
+    def n_val(self) -> int:
+        """Validation inputs behind `val_sweep` (0 without a validation split)."""
+        return 0 if self.val_sweep is None or self.val_sweep.empty else int(self.val_sweep["n"].iloc[0])
+
+    def val_policy_rows(self, policy: str) -> pd.DataFrame:
+        """`policy_rows` of the validation sweep (empty without one)."""
+        if self.val_sweep is None:
+            return pd.DataFrame(columns=SWEEP_COLUMNS)
+        rows = self.val_sweep[self.val_sweep["policy"] == policy].sort_values("param", kind="stable")
+        return rows.drop_duplicates("param").reset_index(drop=True)
 
     @property
     def label(self) -> str:
@@ -177,6 +191,7 @@ def load_run(run_dir: Path) -> RunResult:
     if int(aet["T"]) != T:
         raise ValueError(f"{aet_path}: T = {aet['T']} but run.json says T = {T}")
     decisions = load_decisions(run_dir / "decisions.npz") if (run_dir / "decisions.npz").is_file() else None
+    val_sweep = _val_sweep(run_dir / "val_sweep.csv")
     if decisions is not None and decisions.exit_step.shape[1] != n_test:
         raise ValueError(f"{run_dir / 'decisions.npz'}: {decisions.exit_step.shape[1]} inputs, not {n_test}")
     return RunResult(
@@ -199,7 +214,16 @@ def load_run(run_dir: Path) -> RunResult:
         aet_ci=_interval(aet, "aet"),
         empirical_aet_ci=_interval(aet, "empirical_aet"),
         decisions=decisions,
+        val_sweep=val_sweep,
     )
+
+
+def _val_sweep(path: Path) -> pd.DataFrame | None:
+    """The validation sweep of a run folder, or None when it has none (no file, or no lines)."""
+    if not path.is_file():
+        return None
+    frame = _read_csv(path, (*SWEEP_COLUMNS, "n"))
+    return None if frame.empty else frame
 
 
 def _interval(values: dict, key: str) -> tuple[float, float] | None:
@@ -217,6 +241,7 @@ def attach_seenn2(runs: Sequence[RunResult], seenn2_dirs: Sequence[Path]) -> lis
     """Add the SEENN-II operating points of finetune folders (`seenn2.csv` + `seenn2.json` naming the
     `base_run`) to the sweep of the run they were finetuned from."""
     extra: dict[str, list[pd.DataFrame]] = {}
+    extra_val: dict[str, list[pd.DataFrame]] = {}
     decisions: dict[str, list[Decisions]] = {}
     known = {r.run for r in runs}
     for folder in map(Path, seenn2_dirs):
@@ -229,6 +254,10 @@ def attach_seenn2(runs: Sequence[RunResult], seenn2_dirs: Sequence[Path]) -> lis
         # the policy network runs before the SNN: its cost in SNN-timestep equivalents (seenn2.json)
         rows["policy_cost"] = float(meta.get("policy_cost_in_snn_timesteps", 0.0))
         extra.setdefault(meta["base_run"], []).append(rows)
+        val_rows = _val_sweep(folder / "seenn2_val.csv")
+        if val_rows is not None:
+            val_rows["policy_cost"] = rows["policy_cost"].iloc[0]
+            extra_val.setdefault(meta["base_run"], []).append(val_rows)
         if (folder / "decisions.npz").is_file():
             decisions.setdefault(meta["base_run"], []).append(load_decisions(folder / "decisions.npz"))
     out = []
@@ -237,7 +266,10 @@ def attach_seenn2(runs: Sequence[RunResult], seenn2_dirs: Sequence[Path]) -> lis
             parts = [r.decisions, *decisions.get(r.run, [])] if r.decisions is not None else []
             merged = Decisions.concat(parts) if len(parts) > 1 else r.decisions
             sweep = pd.concat([r.sweep, *extra[r.run]], ignore_index=True)
-            r = dataclasses.replace(r, sweep=sweep, decisions=merged)
+            val = r.val_sweep
+            if val is not None and r.run in extra_val:
+                val = pd.concat([val, *extra_val[r.run]], ignore_index=True)
+            r = dataclasses.replace(r, sweep=sweep, decisions=merged, val_sweep=val)
         out.append(r)
     return out
 

@@ -29,12 +29,12 @@ def _acc_t(accuracy: float, timesteps: float) -> str:
 
 
 def _pm(value: float, low: float, high: float, digits: int) -> str:
-    """`96.85±1.48`: the value and half its 95 % interval's width (the interval itself is in the CSV);
-    no ± when the interval is unknown or empty (a fixed T)."""
+    """`96.85 [95.00, 98.03]`: the value and its 95 % interval; the value alone when the interval is
+    unknown or empty (a fixed T)."""
     text = f"{value:.{digits}f}"
     if math.isnan(low) or math.isnan(high) or high - low < 10 ** -(digits + 1):
         return text
-    return f"{text}±{(high - low) / 2:.{digits}f}"
+    return f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def _seeds(row: pd.Series) -> int:
@@ -44,14 +44,14 @@ def _seeds(row: pd.Series) -> int:
 
 
 def _over_seeds(row: pd.Series, key: str, digits: int) -> str:
-    """`97.04±0.31`: the mean over seeds ± their standard deviation."""
-    return f"{row[key]:.{digits}f}±{row[f'{key}_std']:.{digits}f}"
+    """`97.04 ± 0.31`: the mean over seeds ± their standard deviation (the only use of ±)."""
+    return f"{row[key]:.{digits}f} ± {row[f'{key}_std']:.{digits}f}"
 
 
 def _ours_text(row: pd.Series) -> str:
-    """Our accuracy and timesteps, each with ± half its 95 % interval: `97.04±1.43 (1.23±0.04)`; over
-    several seeds, the mean ± the standard deviation and the number of seeds: `97.04±0.31 (1.23±0.02) [2
-    seeds]`."""
+    """Our accuracy and timesteps, each with its 95 % interval: `97.04 [95.61, 98.05] (1.23 [1.19, 1.27])`;
+    over several seeds, the mean ± the standard deviation and the number of seeds: `97.04 ± 0.31 (1.23 ±
+    0.02) [2 seeds]`."""
     if row["status"] not in ("compared", "ours"):
         return "not run" if row["status"] == "not run" else _NO_VALUE
     accuracy, timesteps = row["ours_accuracy"], row["ours_timesteps"]
@@ -253,10 +253,10 @@ def table_notes(
     if alphas or timesteps:
         notes += [
             "Accuracy is top-1 in %; (x) is the number of timesteps: T for fixed-T rows, the average "
-            "timesteps per test input for SEENN rows. Our values carry ± half their 95 % interval (Wilson "
-            "for an accuracy, normal for an average; asymmetric near 100 %, the CSV has both ends) over "
-            "the run's test inputs: on a small test set (the embedded digits: 540 inputs, one input = 0.19 "
-            "points) differences within these intervals are noise.",
+            "timesteps per test input for SEENN rows. Our values carry their 95 % interval [low, high] over "
+            "the run's test inputs (Wilson for an accuracy, normal for an average). An interval describes "
+            "one number; whether two numbers differ is a paired test on the same inputs (the exit-policy "
+            "comparison table).",
             "Cells show ours, then 'paper' with the published value for the same model, method, dataset "
             "and slot; 'not run': this profile did not run that model/dataset; '—': not reproduced "
             "(another method's baseline), not available, or not printed in the paper.",
@@ -280,8 +280,9 @@ def table_notes(
     if seeded:
         notes.append(
             "Cells marked [n seeds] are over n training seeds (params seed and extra_seeds; the same data "
-            "split and test inputs): the mean ± the standard deviation over the seeds; the CSV also has the "
-            "95 % Student-t interval of the mean over the seeds (*_low, *_high), the std (*_std) and n_seeds. "
+            "split and test inputs): the mean ± the standard deviation over the seeds (± means this and "
+            "nothing else here); the CSV also has the 95 % Student-t interval of the mean over the seeds, "
+            "clipped to what the value can be (*_low, *_high), the std (*_std) and n_seeds. "
             "SEENN-II cells use the seed `seed` only."
         )
     for run in runs:

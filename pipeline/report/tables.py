@@ -111,7 +111,8 @@ def _our_cell(run: RunResult, spec: _OurRow, param) -> tuple[dict, str, str | No
     if len(cells) == 1:  # no replica has this slot (SEENN-II: finetuned on seed `seed` only)
         return values, status, note
     for key in ("accuracy", "timesteps"):
-        summary = seed_summary(np.array([cell[f"ours_{key}"] for cell in cells]))
+        bounds = (0.0, 100.0) if key == "accuracy" else (1.0, float(run.T))  # what the value can be
+        summary = seed_summary(np.array([cell[f"ours_{key}"] for cell in cells]), bounds)
         values[f"ours_{key}"], values[f"ours_{key}_std"] = summary.mean, summary.std
         values[f"ours_{key}_low"], values[f"ours_{key}_high"] = summary.low, summary.high
     values["n_seeds"] = len(cells)
@@ -516,7 +517,7 @@ def _aet_over_seeds(run: RunResult) -> dict:
     interval of the mean over the seeds, and the number of seeds."""
     values: dict = {"n_seeds": 1 + len(run.replicas)}
     for key in ("aet", "empirical_aet"):
-        summary = seed_summary(np.array([getattr(r, key) for r in (run, *run.replicas)]))
+        summary = seed_summary(np.array([getattr(r, key) for r in (run, *run.replicas)]), (1.0, float(run.T)))
         values[f"ours_{key}"], values[f"ours_{key}_std"] = summary.mean, summary.std
         values[f"ours_{key}_low"], values[f"ours_{key}_high"] = summary.low, summary.high
     return values

@@ -1,5 +1,6 @@
 """What the `finetune` stage does end to end: SEENN-II on one directly trained SNN at one beta, then the
-policy's choices on the test set and the SEENN-II operating point, written into the run folder."""
+policy's choices on the test set and the SEENN-II operating point, written into the run folder, with the
+same point on the validation split (`seenn2_val.csv`, where the exit-policy comparison chooses beta)."""
 
 import json
 from pathlib import Path
@@ -12,14 +13,30 @@ from pipeline.core.config import Params, candidate_steps
 from pipeline.core.errors import StageError
 from pipeline.core.provenance import provenance
 from pipeline.data.prepared import example_input, to_sequence
-from pipeline.exits.points import Point, decisions_arrays, points_table
+from pipeline.exits.points import POINT_COLUMNS, Point, decisions_arrays, points_table
 from pipeline.exits.policies import chosen_exit, fixed_exit
-from pipeline.seenn2.finetune import finetune_policy
+from pipeline.seenn2.finetune import evaluate_seenn2, finetune_policy
 from pipeline.seenn2.policy import policy_input
 from pipeline.snn.networks import build_direct_snn
 from pipeline.snn.opcount import macs_per_input
+from pipeline.training.feeds import eval_feed
 from pipeline.training.outputs import load_data_for, save_model, save_timestep_logits
 from pipeline.training.session import TrainingSession
+
+
+def validation_point(snn, policy, data, p: Params, T: int, beta: float, device: str, execution):
+    """SEENN-II's operating point on the validation split as a `POINT_COLUMNS` frame (one line; none when
+    the data have no validation split)."""
+    import pandas as pd
+
+    if data.y_val is None:
+        return pd.DataFrame(columns=POINT_COLUMNS)
+    candidates = candidate_steps(p.seenn2.candidates, T)
+    feed = eval_feed(data, "val", device, execution)
+    logits, choice, _, labels = evaluate_seenn2(
+        snn, policy, feed, data.info, T, candidates, p.seenn2.policy_input_size, device
+    )
+    return points_table([Point("seenn2", beta, chosen_exit(logits, choice))], labels)
 
 
 def finetune_run(p: Params, run: str, base: Path, out: Path, beta: float) -> dict | None:
@@ -59,6 +76,10 @@ def finetune_run(p: Params, run: str, base: Path, out: Path, beta: float) -> dic
             ),
         )
         write_atomic(out / "seenn2.csv", lambda tmp: row.to_csv(tmp, index=False, float_format="%.6g"))
+        val_row = validation_point(snn, policy, data, p, spec.T, beta, session.device, session.execution)
+        write_atomic(
+            out / "seenn2_val.csv", lambda tmp: val_row.to_csv(tmp, index=False, float_format="%.6g")
+        )
         decisions = decisions_arrays([point], labels)
         write_atomic(out / "decisions.npz", lambda tmp: np.savez_compressed(tmp, **decisions))
         record = {

@@ -13,7 +13,13 @@ EVAL_BATCH = 256  # samples per batch when recording outputs (no gradients)
 
 
 def _split(data: PreparedData, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The arrays of an in-memory split: "train", "test" or "holdout" (the held-out part of training)."""
+    """The arrays of an in-memory split: "train", "test", "val" (validation) or "holdout" (SEENN-II's
+    held-out part of training)."""
+    if split == "val":
+        if data.y_val is None:
+            name = data.info.name
+            raise ValueError(f"{name} has no validation split: set data.{name}.val_fraction > 0")
+        return data.x_val, data.y_val
     if split == "holdout":
         if data.y_holdout is None:
             name = data.info.name
@@ -40,12 +46,14 @@ def training_feed(
 def eval_feed(
     data: PreparedData, split: str, device: str, execution: Execution, limit_per_class: int = 0
 ) -> Feed:
-    """An in-order, unaugmented feed over the "train", "test" or "holdout" split (`limit_per_class`: streamed
-    data only, the first k images of each class). Never sharded: every process sees all of it."""
+    """An in-order, unaugmented feed over the "train", "test", "val" or "holdout" split (`limit_per_class`:
+    streamed data only, the first k images of each class). Never sharded: every process sees all of it."""
     if data.stream is not None:
         from pipeline.data.imagenet import imagenet_feed
 
-        name = "train" if split == "train" else "val"
+        if split == "holdout":
+            raise ValueError(f"{data.info.name} is streamed: it has no {split} split")
+        name = {"train": "train", "test": "val", "val": "validation"}[split]  # ImageNet's val = our test
         return imagenet_feed(
             data, name, EVAL_BATCH, False, device, workers=execution.workers, limit_per_class=limit_per_class
         )

@@ -1,5 +1,6 @@
 """The files a training or conversion stage writes into its run folder (the folder comes from dvc.yaml):
-`model.pt`, `timestep_logits.npz` (test set), `train_logits.npz` (SNNCutoff's calibration), `run.json`,
+`model.pt`, `timestep_logits.npz` (test set), `val_logits.npz` (validation split, where operating points are
+chosen; no inputs when the data have none), `train_logits.npz` (SNNCutoff's calibration), `run.json`,
 `provenance.json`, and the DVCLive curves in `live/`."""
 
 import io
@@ -103,6 +104,7 @@ def write_snn_run(
     data: PreparedData,
     data_dir: Path,
     test_logits: np.ndarray,
+    val_logits: tuple[np.ndarray, np.ndarray],
     train_logits: tuple[np.ndarray, np.ndarray],
     seed: int,
     device: str,
@@ -113,6 +115,7 @@ def write_snn_run(
     `params`: the run's params as provenance.json records them, by default the spec's)."""
     save_model(out / "model.pt", model)
     save_timestep_logits(out / "timestep_logits.npz", test_logits, data.y_test)
+    save_timestep_logits(out / "val_logits.npz", *val_logits)
     save_timestep_logits(out / "train_logits.npz", *train_logits)
     write_json_atomic(out / "run.json", run_record(run_name, data.info, spec, data_dir, released))
     record = vars(spec) if params is None else params

@@ -135,3 +135,14 @@ def training_set_logits(
     torch.manual_seed(seed)
     with neuron_dropout(model, dropout):
         return evaluate(model, eval_feed(data, "train", device, execution, limit_per_class), encode, device)
+
+
+def validation_logits(
+    model: nn.Module, data: PreparedData, T: int, device: str, execution: Execution = Execution()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step outputs `[T, N_val, C]` on the validation split (where the exit-policy comparison chooses
+    its operating points) and their labels `[N_val]`; `[T, 0, C]` and `[0]` when the data have none."""
+    if data.y_val is None:
+        return np.zeros((T, 0, data.info.num_classes), np.float32), np.zeros(0, np.int64)
+    encode = lambda x: to_sequence(x, data.info, T)  # noqa: E731
+    return evaluate(model, eval_feed(data, "val", device, execution), encode, device)

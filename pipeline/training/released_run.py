@@ -23,7 +23,7 @@ from pipeline.snn.released import Layout, layout_named, load_released, read_chec
 from pipeline.training.feeds import eval_feed
 from pipeline.training.loop import evaluate
 from pipeline.training.outputs import load_data_for, write_snn_run
-from pipeline.training.recipes import convert_and_simulate, training_set_logits
+from pipeline.training.recipes import convert_and_simulate, training_set_logits, validation_logits
 from pipeline.training.session import start_execution
 from pipeline.training.workflows import accuracy_by_t, calibration_per_class
 
@@ -87,5 +87,8 @@ def import_released_run(p: Params, run: str, checkpoint: Path, data_dir: Path, o
         "threshold_keys": layout.style_of(list(state)),
     }
     record = {**vars(spec), "released": released}  # `released.<run>` as params.yaml gives it, and the file
-    write_snn_run(out, run, net, snn, data, data_dir, logits, train_logits, p.seed, device, released, record)
+    val_logits = validation_logits(snn, data, spec.T, device, execution)
+    write_snn_run(
+        out, run, net, snn, data, data_dir, logits, val_logits, train_logits, p.seed, device, released, record
+    )
     return accuracy_by_t(logits, data.y_test)

@@ -12,7 +12,13 @@ from pipeline.core.errors import StageError
 from pipeline.core.provenance import provenance
 from pipeline.snn.networks import build_qcfs_ann
 from pipeline.training.outputs import load_data_for, save_model, write_snn_run
-from pipeline.training.recipes import convert_and_simulate, pretrain_ann, train_direct, training_set_logits
+from pipeline.training.recipes import (
+    convert_and_simulate,
+    pretrain_ann,
+    train_direct,
+    training_set_logits,
+    validation_logits,
+)
 from pipeline.training.session import TrainingSession, start_execution
 
 
@@ -58,7 +64,8 @@ def convert_run(p: Params, run: str, ann_dir: Path, data_dir: Path, out: Path) -
     train_logits = training_set_logits(
         snn, data, spec.T, device, execution, calibration, p.sweep.calibration_dropout, p.seed
     )
-    write_snn_run(out, run, spec, snn, data, data_dir, logits, train_logits, p.seed, device)
+    val_logits = validation_logits(snn, data, spec.T, device, execution)
+    write_snn_run(out, run, spec, snn, data, data_dir, logits, val_logits, train_logits, p.seed, device)
     return accuracy_by_t(logits, data.y_test)
 
 
@@ -82,5 +89,8 @@ def train_snn_run(p: Params, run: str, data_dir: Path, out: Path) -> np.ndarray 
             p.sweep.calibration_dropout,
             p.seed,
         )
-        write_snn_run(out, run, spec, model, data, data_dir, logits, train_logits, p.seed, session.device)
+        val_logits = validation_logits(model, data, spec.T, session.device, session.execution)
+        write_snn_run(
+            out, run, spec, model, data, data_dir, logits, val_logits, train_logits, p.seed, session.device
+        )
     return accuracy_by_t(logits, data.y_test)

@@ -1,7 +1,7 @@
 """benchmarks/gpu_check.py in its `--tiny` mode on the CPU: both files are written, every part is there with
 its timing, the markdown carries the numbers, a failing part is recorded and the run goes on, and the
-watchdog writes the files when the budget runs out. With the shared JPEG copy of CIFAR-10 next to the
-project (`../shared/datasets/cifar10-jpeg.tar.xz`), the failing run trains on a few images of it."""
+watchdog writes the files when the budget runs out. With a CIFAR-10 JPEG archive named by
+SEENN_CIFAR10_ARCHIVE, the failing run trains on a few images of it."""
 
 import json
 import re
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox import ROOT
+from tests.sandbox import ROOT, cifar10_archive
 
-CIFAR_JPEG = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg.tar.xz"
+CIFAR_JPEG = cifar10_archive()
 PARTS = ("throughput", "training", "latency")
 
 
@@ -36,8 +36,8 @@ def gpu_check(out: Path, *args: str) -> tuple[int, dict, str]:
 
 
 def few_cifar_images(folder: Path) -> Path | None:
-    """4 training and 2 test images of each class from the shared archive (about 1.5 s: xz is read once)."""
-    if not CIFAR_JPEG.is_file() or shutil.which("tar") is None:
+    """4 training and 2 test images of each class from the archive (about 1.5 s: xz is read once)."""
+    if CIFAR_JPEG is None or shutil.which("tar") is None:
         return None
     folder.mkdir()
     wanted = ["--wildcards", "train/*/000[0-3].jpg", "test/*/000[0-1].jpg"]
@@ -106,7 +106,8 @@ def test_the_markdown_holds_the_numbers(clean):
 
 def test_a_failing_part_is_recorded_and_the_run_goes_on(tmp_path):
     """Part c asked for an impossible engine batch size, part a given no time: both recorded, part b still
-    trains (on a few CIFAR-10 images when the shared copy is there) and the exit status says so."""
+    trains (on a few CIFAR-10 images when SEENN_CIFAR10_ARCHIVE names the archive) and the exit status says
+    so."""
     root = few_cifar_images(tmp_path / "cifar10")
     extra = ["--cifar10-root", str(root)] if root else []
     rc, doc, md = gpu_check(tmp_path / "out", "--throughput-s", "0", "--latency-batch-sizes", "0", *extra)

@@ -141,7 +141,7 @@ def test_released_section_parses_with_defaults():
         ({"model": "resnet99"}, "released.r18-released.model = 'resnet99'"),
         ({"T": 0}, "released.r18-released.T = 0"),
         ({"vgg_head": "fc3"}, "released.r18-released.vgg_head = 'fc3' is not allowed: gap: only vgg16"),
-        ({"stem_pool": "max"}, "released.r18-released.stem_pool = 'max' is not allowed: avg: only an"),
+        ({"stem_pool": "max"}, "released.r18-released.stem_pool = 'max' is not allowed: auto: only an"),
         ({"epochs": 3}, "unknown key 'released.r18-released.epochs'"),
     ],
 )
@@ -174,7 +174,11 @@ def test_released_run_name_must_not_clash_with_a_run_folder():
         ("direct.vgg16.shortcut", "conv", "direct.vgg16.shortcut = 'conv' is not allowed: avgpool: only"),
         ("direct.r19.shortcut", "pool", "direct.r19.shortcut = 'pool' is not allowed: one of avgpool, conv"),
         ("direct.vgg16.stem", "cifar", "direct.vgg16.stem = 'cifar' is not allowed: auto: only the ResNets"),
-        ("direct.r19.stem_pool", "max", "direct.r19.stem_pool = 'max' is not allowed: avg: only an ImageNet"),
+        (
+            "direct.r19.stem_pool",
+            "max",
+            "direct.r19.stem_pool = 'max' is not allowed: auto: only an ImageNet",
+        ),
         ("direct.vggsnn-dvs.vgg_head", "fc3", "direct.vggsnn-dvs.vgg_head = 'fc3' is not allowed: gap"),
         ("conversion.r18-qcfs.stem", "big", "conversion.r18-qcfs.stem = 'big' is not allowed: one of auto"),
     ],
@@ -186,11 +190,12 @@ def test_architecture_options_apply_only_to_their_models(key, value, needle):
 
 
 def test_architecture_options_default_to_todays_models():
-    """Every run of the committed params keeps avgpool shortcuts, its own stem, avg stem pooling and the
-    global-pooling VGG head; an ImageNet-stem model may max-pool, a ResNet may take the CIFAR stem."""
+    """Every run of the committed params keeps avgpool shortcuts, its own stem, the model's own stem pooling
+    (auto) and the global-pooling VGG head; an ImageNet-stem model may max-pool, a ResNet may take the CIFAR
+    stem."""
     p = parse_params(BASE)
     for run in [*p.conversion.values(), *p.direct.values()]:
-        assert (run.shortcut, run.stem, run.stem_pool, run.vgg_head) == ("avgpool", "auto", "avg", "gap")
+        assert (run.shortcut, run.stem, run.stem_pool, run.vgg_head) == ("avgpool", "auto", "auto", "gap")
     params = with_value("direct.r19.model", "sew_resnet34")
     params["direct"]["r19"]["stem_pool"] = "max"
     assert parse_params(params).direct["r19"].stem_pool == "max"

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -69,7 +70,7 @@ def _run_stage(tmp_path: Path, root: Path, **settings):
 def test_stage_writes_index_that_loads_back(tree, tmp_path):
     result, out = _run_stage(tmp_path, tree)
     assert result.exit_code == 0, result.output
-    assert "data: ImageNet: 12 train / 6 test, input (3, 224, 224), 3 classes" in result.output
+    assert "data: ImageNet: 9 train / 6 test / 3 validation, input (3, 224, 224), 3 classes" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["index.npz", "info.json"]
 
     loaded = load_prepared(out)
@@ -79,13 +80,20 @@ def test_stage_writes_index_that_loads_back(tree, tmp_path):
     assert info.mean == IMAGENET_MEAN and info.std == IMAGENET_STD
     assert loaded.x_train.shape == (0,) and loaded.x_test.shape == (0,)
     assert loaded.y_train.dtype == np.int64 and loaded.y_test.dtype == np.int64
-    np.testing.assert_array_equal(loaded.y_train, np.repeat(np.arange(3), TRAIN))
+    # the default val_fraction (1 %) sets one training image of each class aside as validation data
+    np.testing.assert_array_equal(loaded.y_train, np.repeat(np.arange(3), TRAIN - 1))
+    np.testing.assert_array_equal(loaded.y_val, np.arange(3))
     np.testing.assert_array_equal(loaded.y_test, np.repeat(np.arange(3), VAL))
     s = loaded.stream
     assert s.root == str(tree) and s.classes == CLASSES
-    assert s.train[0].decode() == f"train/{CLASSES[0]}/{CLASSES[0]}_0.JPEG"
+    assert all(p.decode().startswith("train/") for p in s.validation) and not set(s.validation) & set(s.train)
     assert s.val[-1].decode() == f"val/{CLASSES[2]}/{CLASSES[2]}_1.JPEG"
-    assert all((tree / p.decode()).is_file() for p in np.concatenate([s.train, s.val]))
+    assert all((tree / p.decode()).is_file() for p in np.concatenate([s.train, s.val, s.validation]))
+    labels = imagenet_feed(loaded, "validation", 2, False, "cpu", workers=0).labels
+    np.testing.assert_array_equal(labels, loaded.y_val)
+    (tmp_path / "plain").mkdir()
+    plain, _ = _run_stage(tmp_path / "plain", tree, val_fraction=0.0)
+    assert "12 train / 6 test," in plain.output and load_prepared(tmp_path / "plain" / "out").y_val is None
     assert json.loads((out / "info.json").read_text())["stream"]["classes"] == list(CLASSES)
 
 
@@ -270,3 +278,6 @@ def test_streamed_imagenet_trains_converts_and_finetunes_through_the_stages(tree
     for name in ("i1", "c1"):
         with np.load(runs / name / "train_logits.npz") as z:
             assert z["logits"].shape == (2, n_classes * k, n_classes)
+        with np.load(runs / name / "val_logits.npz") as z:  # one validation image per class (1 %, at least 1)
+            assert z["logits"].shape == (2, n_classes, n_classes) and z["labels"].tolist() == [0, 1, 2]
+    assert len(pd.read_csv(runs / "i1-seenn2" / "seenn2_val.csv")) == 1

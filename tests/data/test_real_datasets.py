@@ -1,7 +1,7 @@
 """Tests of the real-data loaders (CIFAR-10/100 image folders, CIFAR10-DVS recordings) on tiny fakes.
 
-The fakes are written into `tmp_path`: nothing is downloaded. The last test decodes part of the
-shared CIFAR-10 JPEG copy and is skipped where that file is absent.
+The fakes are written into `tmp_path`: nothing is downloaded. The last test decodes part of a real
+CIFAR-10 JPEG archive named by SEENN_CIFAR10_ARCHIVE and skips, naming the variable, without one.
 """
 
 import shutil
@@ -24,7 +24,9 @@ from pipeline.data.cifar10_dvs import (
     resize_frames,
 )
 
-SHARED_CIFAR10 = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cifar10-jpeg.tar.xz"
+from tests.sandbox import cifar10_archive, cifar10_archive_skip_reason
+
+CIFAR10_ARCHIVE = cifar10_archive()
 
 # ------------------------------------------------------------------------------- CIFAR image folders
 
@@ -371,14 +373,14 @@ def test_dvs_corrupt_or_missing_parts_are_named(tmp_path):
         load_cifar10_dvs(root, train_per_class=2)
 
 
-# ------------------------------------------------------------------------------ shared CIFAR-10 JPEG copy
+# ---------------------------------------------------------------------------- a real CIFAR-10 JPEG archive
 
 
-@pytest.mark.skipif(not SHARED_CIFAR10.is_file(), reason=f"{SHARED_CIFAR10} is absent")
-def test_shared_cifar10_jpeg_copy_subset(tmp_path):
+@pytest.mark.skipif(CIFAR10_ARCHIVE is None, reason=cifar10_archive_skip_reason())
+def test_cifar10_jpeg_archive_subset(tmp_path):
     # Extract only the first 25 files (by name) of each class folder: the loader's first 20 / 10 are
     # the same as in the whole tree, at a fraction of the ~20 s a full extraction takes.
-    with tarfile.open(SHARED_CIFAR10) as tar:
+    with tarfile.open(CIFAR10_ARCHIVE) as tar:
         by_folder: dict[PurePosixPath, list[tarfile.TarInfo]] = {}
         for member in tar.getmembers():
             if member.isfile():

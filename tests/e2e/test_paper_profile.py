@@ -1,6 +1,6 @@
 """The paper-scale profile: one documented command plans every stage for all four datasets, and a smoke
-run on the shared CIFAR-10 JPEG copy (skipped where ../shared is absent) executes every CIFAR-10 stage and
-fills the CIFAR-10 cells of the tables."""
+run on a CIFAR-10 JPEG archive (SEENN_CIFAR10_ARCHIVE; skipped, naming the variable, without one)
+executes every CIFAR-10 stage and fills the CIFAR-10 cells of the tables."""
 
 import tarfile
 from pathlib import Path
@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.sandbox import ROOT, make_sandbox, run
+from tests.sandbox import ROOT, cifar10_archive, cifar10_archive_skip_reason, make_sandbox, run
 
-CIFAR_JPEG = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg.tar.xz"
+CIFAR_JPEG = cifar10_archive()
 
 
 def test_paper_profile_plans_all_four_datasets(tmp_path):
@@ -66,7 +66,7 @@ def extract_subset(archive: Path, dest: Path, per_class: int = 25) -> Path:
     return root
 
 
-@pytest.mark.skipif(not CIFAR_JPEG.is_file(), reason="../shared/datasets/cifar10-jpeg.tar.xz is not here")
+@pytest.mark.skipif(CIFAR_JPEG is None, reason=cifar10_archive_skip_reason())
 def test_cifar10_cpu_profile_shrunk_runs_every_stage_on_the_jpeg_copy(tmp_path):
     """`profiles/cifar10-cpu.yaml` as committed except its size (20 training and 10 test images per class,
     one epoch per training): `dvc repro` on the JPEG copy runs every stage and fills the CIFAR-10 cells of

@@ -53,8 +53,8 @@ def test_repro_writes_tables_figures_and_metrics(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert set(metrics) == set(params["direct"]) | set(params["conversion"])
     for name, headline in metrics.items():  # compact: a handful of numbers per run
-        keys = {"acc", "acc_pm", "s1_acc", "s1_acc_pm", "s1_T", "aet"}
-        assert keys <= set(headline) <= keys | {"s2_acc", "s2_acc_pm", "s2_T"}
+        keys = {"acc", "acc_low", "acc_high", "s1_acc", "s1_acc_low", "s1_acc_high", "s1_T", "aet"}
+        assert keys <= set(headline) <= keys | {"s2_acc", "s2_acc_low", "s2_acc_high", "s2_T"}
         assert ("s2_acc" in headline) == (name in params["seenn2"]["runs"])
     table1 = (project / "reports/tables/table1.md").read_text()
     assert "digits" in table1 and "not run" in table1

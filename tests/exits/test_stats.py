@@ -1,10 +1,23 @@
-"""Tests for `pipeline/exits/stats.py`: the Wilson and normal intervals, McNemar's exact test and the paired
-bootstrap, against values worked out by hand."""
+"""Tests for `pipeline/exits/stats.py`: the Wilson and normal intervals, McNemar's exact test, the paired t
+interval, Holm's adjustment and the paired bootstrap, against values worked out by hand."""
+
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from pipeline.exits.stats import Z95, mcnemar_exact, mean_interval, paired_bootstrap, seed_summary, wilson_interval
+from pipeline.exits.stats import (
+    Z95,
+    holm,
+    mcnemar,
+    mcnemar_exact,
+    mean_interval,
+    paired_bootstrap,
+    paired_t,
+    seed_summary,
+    wilson_interval,
+)
 
 
 def test_wilson_by_hand():
@@ -42,6 +55,12 @@ def test_mean_interval_by_hand():
     assert mean_interval(np.array([2.0, 2.0, 2.0])) == (2.0, 2.0)
 
 
+def test_mean_interval_of_one_value_is_unknown():
+    """One value has no spread to estimate: NaN ends, not a zero-width interval."""
+    low, high = mean_interval(np.array([3.0]))
+    assert math.isnan(low) and math.isnan(high)
+
+
 def test_mcnemar_exact_by_hand():
     """5 inputs only A gets right, none only B: p = 2 * (1/2)^5 = 0.0625. Three each way: p = 1."""
     a = np.array([1, 1, 1, 1, 1, 0, 1], dtype=bool)
@@ -49,6 +68,66 @@ def test_mcnemar_exact_by_hand():
     assert mcnemar_exact(a, b) == pytest.approx(0.0625)
     assert mcnemar_exact([1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]) == 1.0
     assert mcnemar_exact([1, 0], [1, 0]) == 1.0  # they never disagree
+
+
+def _split(b: int, c: int, agree: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Correctness arrays with b inputs right under A only, c under B only, `agree` right under both."""
+    a = np.array([1] * b + [0] * c + [1] * agree, dtype=bool)
+    return a, np.array([0] * b + [1] * c + [1] * agree, dtype=bool)
+
+
+@pytest.mark.parametrize(
+    "b, c, p",
+    [
+        (4, 0, 0.125),  # 2 * (1/2)^4: a 4-0 split is not significant
+        (0, 5, 0.0625),  # 2 * (1/2)^5
+        (10, 3, 2 * 378 / 8192),  # n = 13: P(X <= 3) = (1 + 13 + 78 + 286) / 2^13 = 0.046143 -> 0.092285
+        (6, 6, 1.0),
+    ],
+)
+def test_mcnemar_tails_by_hand(b, c, p):
+    result = mcnemar(*_split(b, c))
+    assert (result.b, result.c, result.delta) == (b, c, c - b)
+    assert result.p == pytest.approx(p, rel=1e-9)
+
+
+def test_mcnemar_past_a_thousand_discordant_inputs():
+    """1,200 discordant inputs (640 / 560), where 2.0**n overflowed a float: the exact tail
+    2 * sum_{i <= 560} C(1200, i) / 2^1200 in integer arithmetic, then one rounding."""
+    b, c = 640, 560
+    n = b + c
+    tail = Fraction(sum(math.comb(n, i) for i in range(c + 1)), 2**n)
+    result = mcnemar(*_split(b, c))
+    assert result.p == pytest.approx(float(2 * tail), rel=1e-9) and 0.01 < result.p < 0.05
+    assert mcnemar_exact(*_split(b, c)) == result.p
+
+
+def test_paired_t_by_hand():
+    """d = [1, 2, 3, 4]: mean 2.5, s = 1.290994, se = 0.645497, t(0.975, 3) = 3.182446 -> [0.445739,
+    4.554261]; t = 3.872983 with 3 degrees, where the t CDF has the closed form 1/2 + (u / (1 + u^2) +
+    atan(u)) / pi with u = t / sqrt(3)."""
+    result = paired_t(np.array([1.0, 2.0, 3.0, 4.0]), np.zeros(4))
+    assert (result.estimate, result.low, result.high) == pytest.approx((2.5, 0.445739, 4.554261), abs=1e-6)
+    u = 3.872983 / math.sqrt(3)
+    cdf = 0.5 + (u / (1 + u * u) + math.atan(u)) / math.pi
+    assert result.p == pytest.approx(2 * (1 - cdf), rel=1e-5)
+    same = paired_t(np.ones(5), np.ones(5))
+    assert (same.estimate, same.low, same.high, same.p) == (0.0, 0.0, 0.0, 1.0)
+    shifted = paired_t(np.full(5, 2.0), np.ones(5))  # every input one step later: exact, no noise
+    assert (shifted.estimate, shifted.p) == (1.0, 0.0)
+    with pytest.raises(ValueError):
+        paired_t(np.ones(1), np.ones(1))
+
+
+def test_holm_by_hand():
+    """p = [0.01, 0.04, 0.03, 0.005]: ascending 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03,
+    0.06, 0.04; running maximum 0.02, 0.03, 0.06, 0.06 -> back in place [0.03, 0.06, 0.06, 0.02].
+    A NaN is not a test: it stays NaN and does not count in m."""
+    assert holm(np.array([0.01, 0.04, 0.03, 0.005])) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    adjusted = holm(np.array([0.01, np.nan, 0.04]))
+    assert adjusted[0] == pytest.approx(0.02) and np.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.04)
+    assert holm(np.array([0.6, 0.9])) == pytest.approx([1.0, 1.0])
+    assert holm(np.array([])).shape == (0,)
 
 
 def test_paired_bootstrap_sees_what_is_shared_and_what_is_not():
@@ -86,3 +165,10 @@ def test_seed_summary_by_hand():
     assert one.mean == 97.0 and one.n == 1 and np.isnan(one.std) and np.isnan(one.low)
     with pytest.raises(ValueError):
         seed_summary(np.array([]))
+
+
+def test_seed_summary_clips_to_bounds():
+    """Accuracies 99, 100, 100 (%): mean 99.667, s = 0.57735, t interval 99.667 -+ 4.3027 * 0.33333 =
+    [98.232, 101.101]; an accuracy cannot pass 100, so bounds (0, 100) clip the upper end."""
+    s = seed_summary(np.array([99.0, 100.0, 100.0]), bounds=(0.0, 100.0))
+    assert s.low == pytest.approx(99.666667 - 4.302653 * 0.333333, abs=1e-4) and s.high == 100.0

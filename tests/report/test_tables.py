@@ -360,19 +360,26 @@ def test_seed_replicas_give_mean_std_and_the_number_of_seeds(tmp_path):
     cell = _cell(both, method="TET, fixed T (ours)", dataset="digits", slot=3)
     assert cell["ours_accuracy"] == pytest.approx((a + b) / 2)
     assert cell["ours_accuracy_std"] == pytest.approx(abs(a - b) / np.sqrt(2))  # n - 1 = 1 degree
-    # t(0.975, 1) = 12.7062: the half width is t * std / sqrt(2) = t * |a - b| / 2
-    assert cell["ours_accuracy_high"] - cell["ours_accuracy"] == pytest.approx(12.7062 * abs(a - b) / 2, rel=1e-4)
+    # t(0.975, 1) = 12.7062: the half width is t * std / sqrt(2) = t * |a - b| / 2, clipped to [0, 100]
+    half = 12.7062 * abs(a - b) / 2
+    assert cell["ours_accuracy"] - cell["ours_accuracy_low"] == pytest.approx(
+        min(half, (a + b) / 2), rel=1e-4
+    )
+    assert cell["ours_accuracy_high"] == pytest.approx(min(100.0, (a + b) / 2 + half), rel=1e-6)
     assert cell["n_seeds"] == 2
     one = _cell(both, method="SEENN-II (Ours)", run="r19", slot=1)
-    assert np.isnan(one["n_seeds"]) and one["ours_accuracy"] == _cell(
-        alone, method="SEENN-II (Ours)", run="r19", slot=1
-    )["ours_accuracy"]
+    assert (
+        np.isnan(one["n_seeds"])
+        and one["ours_accuracy"] == _cell(alone, method="SEENN-II (Ours)", run="r19", slot=1)["ours_accuracy"]
+    )
 
-    markdown = to_markdown(both, TABLE_TITLES[1], table_notes([dataclasses.replace(main, replicas=(replica,))]))
-    assert f"{(a + b) / 2:.2f}±{abs(a - b) / np.sqrt(2):.2f} (4) [2 seeds]" in markdown
+    markdown = to_markdown(
+        both, TABLE_TITLES[1], table_notes([dataclasses.replace(main, replicas=(replica,))])
+    )
+    assert f"{(a + b) / 2:.2f} ± {abs(a - b) / np.sqrt(2):.2f} (4) [2 seeds]" in markdown
     assert "mean ± the standard deviation over the seeds" in markdown
     long = to_markdown(both, TABLE_TITLES[1], layout="long")  # Tables 3 and 4's layout
-    assert f"| 4 | {(a + b) / 2:.2f}±{abs(a - b) / np.sqrt(2):.2f} [2 seeds] |" in re.sub(" +", " ", long)
+    assert f"| 4 | {(a + b) / 2:.2f} ± {abs(a - b) / np.sqrt(2):.2f} [2 seeds] |" in re.sub(" +", " ", long)
 
     aet = _cell(table5([dataclasses.replace(main, replicas=(replica,))]), dataset="digits", model="ResNet-19")
     assert aet["ours_aet"] == pytest.approx((main.aet + replica.aet) / 2) and aet["n_seeds"] == 2

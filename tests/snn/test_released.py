@@ -192,7 +192,7 @@ def test_an_old_style_file_with_a_new_style_key_is_refused():
         ("qcfs_resnet20", "resnet20", {"shortcut": "conv"}, "needs model = 'resnet20_qcfs'"),
         ("qcfs_resnet34", "resnet34", {"shortcut": "conv"}, "needs stem = 'cifar'"),
         ("qcfs_vgg16", "vgg16", {}, "needs vgg_head = 'fc3'"),
-        ("sew_resnet34", "sew_resnet34", {}, "needs stem_pool = 'max'"),
+        ("sew_resnet34", "sew_resnet34", {"stem_pool": "avg"}, "needs stem_pool = 'max'"),
     ],
 )
 def test_a_layout_loaded_into_the_wrong_architecture_is_refused(layout, model_name, options, needle):

@@ -68,13 +68,20 @@ def import_args(project: Path, run: str = "vgg16-qcfs", file: str = RELEASED["vg
 
 
 def test_import_then_sweep(project):
-    """The run folder has the convert stage's five files; the sweep stage reads it like any run."""
+    """The run folder has the convert stage's six files; the sweep stage reads it like any run."""
     result = invoke(project, *import_args(project))
     assert result.exit_code == 0, result.output
     assert "import-checkpoint: vgg16-qcfs (qcfs_vgg16): accuracy by T 1:" in result.output
     out = project / "runs/vgg16-qcfs"
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["model.pt", "timestep_logits.npz", "train_logits.npz", "run.json", "provenance.json"]
+        [
+            "model.pt",
+            "timestep_logits.npz",
+            "val_logits.npz",
+            "train_logits.npz",
+            "run.json",
+            "provenance.json",
+        ]
     )
     with np.load(out / "timestep_logits.npz") as z:
         assert z["logits"].shape == (4, 16, 10)

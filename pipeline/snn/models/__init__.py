@@ -45,7 +45,14 @@ for _name in VGG_CONFIGS:
 
 RESNET_OPTIONS = ("shortcut", "stem", "stem_pool")
 VGG_OPTIONS = ("vgg_head",)
-DEFAULT_OPTIONS = {"shortcut": "avgpool", "stem": "auto", "stem_pool": "avg", "vgg_head": "gap"}
+DEFAULT_OPTIONS = {"shortcut": "avgpool", "stem": "auto", "stem_pool": "auto", "vgg_head": "gap"}
+# values that leave a model without the option as it is ("avg": params' stem_pool for every model)
+NEUTRAL_OPTIONS = {
+    "shortcut": ("avgpool",),
+    "stem": ("auto",),
+    "stem_pool": ("auto", "avg"),
+    "vgg_head": ("gap",),
+}
 
 
 def build_model(
@@ -58,7 +65,7 @@ def build_model(
     *,
     shortcut: str = "avgpool",
     stem: str = "auto",
-    stem_pool: str = "avg",
+    stem_pool: str = "auto",  # the model's own: max for sew_resnet34 (SEW's code), avg otherwise
     vgg_head: str = "gap",
 ) -> nn.Module:
     """The registered model `name`; an option the model does not have must keep its default
@@ -67,7 +74,7 @@ def build_model(
     given = {"shortcut": shortcut, "stem": stem, "stem_pool": stem_pool, "vgg_head": vgg_head}
     own = RESNET_OPTIONS if name in RESNET_SHAPES else VGG_OPTIONS
     for key, value in given.items():
-        if key not in own and value != DEFAULT_OPTIONS[key]:
+        if key not in own and value not in NEUTRAL_OPTIONS[key]:
             raise ValueError(f"{name} has no option {key} (got {value!r}; it applies to other models)")
     model = builder(num_classes, in_channels, input_size, act, width, **{k: given[k] for k in own})
     if not isinstance(getattr(model, "architecture", None), Architecture):

@@ -6,7 +6,9 @@ direct training, the QCFS ANN and the converted SNN. Architecture options (each 
 SEENN code's choice): `shortcut` of the downsampling blocks, `avgpool` (AvgPool -> 1x1 conv -> BN, the
 released ResNet-19) or `conv` (stride-2 1x1 conv -> BN, QCFS's ResNets); `stem`, the model's own
 (`auto`), `imagenet` (7x7 stride 2, then 3x3 stride-2 pooling) or `cifar` (3x3 stride 1, no pooling: QCFS
-uses it for ImageNet too); `stem_pool` after an ImageNet stem, `avg` or `max` (SEW-ResNet).
+uses it for ImageNet too); `stem_pool` after an ImageNet stem, `avg` or `max`, by default (`auto`) the
+model's own: `max` for SEW-ResNet-34, as SEW-ResNet's code pools the stem's spikes (a max of spikes is a
+spike, so the first block's convolutions stay accumulate-only), `avg` for the others.
 """
 
 from collections.abc import Callable
@@ -131,7 +133,7 @@ RESNET_SHAPES: dict[str, tuple[int, list[int], list[int], bool]] = {
 
 SHORTCUTS = ("avgpool", "conv")
 STEMS = ("auto", "imagenet", "cifar")
-STEM_POOLS = ("avg", "max")
+STEM_POOLS = ("auto", "avg", "max")
 
 
 def build_resnet(
@@ -143,7 +145,7 @@ def build_resnet(
     *,
     shortcut: str = "avgpool",
     stem: str = "auto",
-    stem_pool: str = "avg",
+    stem_pool: str = "auto",
 ) -> SpikingResNet:
     stem_ch, channels, blocks, imagenet_stem = RESNET_SHAPES[name]
     sew = name.startswith("sew_")
@@ -156,6 +158,8 @@ def build_resnet(
         raise ValueError(f"{name}: its shortcut is SEW's own (conv-BN-neuron); no shortcut option")
     if stem != "auto":
         imagenet_stem = stem == "imagenet"
+    if stem_pool == "auto":
+        stem_pool = "max" if sew and imagenet_stem else "avg"
     if stem_pool != "avg" and not imagenet_stem:
         raise ValueError(
             f"{name}: stem_pool {stem_pool!r} needs the ImageNet stem (the CIFAR one has no pool)"

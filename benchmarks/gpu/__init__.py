@@ -1,0 +1,1 @@
+"""The one-shot GPU check's parts (benchmarks/gpu_check.py runs them)."""
