@@ -19,11 +19,8 @@ usage: python benchmarks/interop_engine.py [--samples 1024] [--batch-size 256] [
 
 import argparse
 import io
-import os
-import platform
 import statistics
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +30,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import describe  # noqa: E402
 from pipeline.core.atomic import write_json_atomic  # noqa: E402
 from pipeline.data.prepared import DatasetInfo  # noqa: E402
 from pipeline.exits.policies import seenn1_exit  # noqa: E402
@@ -70,28 +68,7 @@ def build_net(seed: int = 0) -> nn.Module:
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    if Path("/proc/cpuinfo").is_file():
-        names = [
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    versions = {}
-    for package in ("torch", "spikingjelly", "snntorch", "syops"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": versions,
-    }
+    return describe(("torch", "spikingjelly", "snntorch", "syops"), threads=torch.get_num_threads())
 
 
 def engine_speed(net, x, T, alpha, batch_size, repeats) -> dict:

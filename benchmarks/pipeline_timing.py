@@ -1,8 +1,10 @@
 """Measure the spine's budgets on this machine: cold `dvc repro` of the embedded default, a warm
 `dvc repro` with nothing changed, and `dvc exp run -S alpha=0.9`, in a fresh sandbox copy.
 
-usage: python -m benchmarks.pipeline_timing [--keep] [--dry-run]
+usage: python -m benchmarks.pipeline_timing [--keep] [--dry-run] [--out FILE]
 `--dry-run` builds the sandbox and lists the stages a cold run would run (`dvc status`), running none.
+`--out` writes the times with the machine and the command as JSON (reports/benchmarks/pipeline_timing.json
+is the committed one; run it alone on the machine).
 Prints one line per measurement and a last summary line
 `cold_s=<a> warm_s=<b> exp_alpha_s=<c> training_stages_in_exp=<n>`.
 """
@@ -14,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.machine import describe
+from pipeline.core.atomic import write_json_atomic
 from tests.sandbox import make_sandbox, run
 
 
@@ -27,6 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the sandbox folder")
     parser.add_argument("--dry-run", action="store_true", help="only list the stages of a cold run")
+    parser.add_argument("--out", type=Path, help="write the times, machine and command as JSON here")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="seenn-timing-"))
     try:
@@ -49,6 +54,18 @@ def main() -> None:
             f"cold_s={cold:.1f} warm_s={warm:.1f} exp_alpha_s={exp:.1f} "
             f"training_stages_in_exp={len(training)}"
         )
+        if args.out is not None:
+            result = {
+                "command": "python -m benchmarks.pipeline_timing --out " + str(args.out),
+                "machine": describe(("torch", "dvc")),
+                "cold_dvc_repro_s": round(cold, 1),
+                "cold_budget_s": 300,
+                "warm_dvc_repro_s": round(warm, 1),
+                "exp_run_alpha_s": round(exp, 1),
+                "exp_run_alpha_budget_s": 60,
+                "training_stages_in_exp": len(training),
+            }
+            write_json_atomic(args.out, result)
     finally:
         if args.keep:
             print(f"sandbox kept in {folder}")

@@ -12,7 +12,8 @@ import yaml
 
 from pipeline.core.config import resolved
 from pipeline.core.atomic import write_text_atomic
-from stages.common import PARAMS_FILE, load_params
+from pipeline.core.execution import cuda_visible, resolved_execution
+from stages.common import PARAMS_FILE, load_params, one_line_errors
 
 
 def check_params(
@@ -25,7 +26,12 @@ def check_params(
         header = (
             f"# Written by `seenn check-params` from {params}: every key, defaults included. Do not edit.\n"
         )
-        write_text_atomic(out, header + yaml.safe_dump({"resolved": resolved(p)}, sort_keys=False))
+        # what `auto` becomes here (device, speed switches): training stages declare it, so a GPU result is
+        # never served from the cache for a CPU run or the other way round
+        with one_line_errors():
+            execution = resolved_execution(p, cuda_visible(p.device))
+        document = {"resolved": {**resolved(p), "execution": execution}}
+        write_text_atomic(out, header + yaml.safe_dump(document, sort_keys=False))
     typer.echo(
         f"check_params: {params} is valid ({len(p.conversion)} conversion and {len(p.direct)} direct runs)"
     )

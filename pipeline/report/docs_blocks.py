@@ -208,6 +208,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "hardware-embedded": embed("hardware/hardware.md"),
     **{f"table{i}-cifar10": embed(f"{CIFAR10}/tables/table{i}.md") for i in (1, 2, 5)},
     "exit-policies-cifar10": embed(f"{CIFAR10}/tables/exit_policies.md"),
+    "verdicts-cifar10": lambda reports: verdicts(reports / CIFAR10 / "tables/exit_policies.csv"),
     "hardware-cifar10": embed(f"{CIFAR10}/hardware/hardware.md"),
     "benchmarks": benchmarks,
 }

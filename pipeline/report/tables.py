@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.exits.stats import seed_summary
-from pipeline.report.paper import PAPER_AET, PAPER_DATASET_LABELS, PAPER_ROWS, PaperAET, PaperRow
+from pipeline.report.paper import PAPER_ROWS, PaperRow
 from pipeline.report.results import RunResult
+from pipeline.report.table5 import table5  # noqa: F401 (Table 5 lives there)
+from pipeline.report.tidy import dataset_label, frame, model_keys, nan_of
 
 # Which run datasets feed which table: the embedded stand-ins sit beside the paper's datasets.
 TABLE12_DATASETS = ("cifar10", "cifar100", "digits")  # Tables 1, 2 (digits stands in for CIFAR)
@@ -60,26 +62,6 @@ _CONVERSION_ROWS = (
     _OurRow("SEENN-I (Ours)", "seenn1", "SEENN-I (Ours)"),
 )
 _OUR_ROWS = {"direct": _DIRECT_ROWS, "conversion": _CONVERSION_ROWS}
-
-
-def dataset_label(dataset: str, runs: Sequence[RunResult] = ()) -> str:
-    """Column label of a dataset: the paper's name for its datasets, the run's own label otherwise."""
-    if dataset in PAPER_DATASET_LABELS:
-        return PAPER_DATASET_LABELS[dataset]
-    for run in runs:
-        if run.dataset == dataset:
-            return run.label
-    return dataset
-
-
-def _model_keys(runs: Sequence[RunResult]) -> dict[str, str]:
-    """Run name -> model label; a second run of the same model on the same dataset gets its run name."""
-    keys, seen = {}, set()
-    for run in runs:
-        key = (run.paper_model, run.dataset)
-        keys[run.run] = run.paper_model if key not in seen else f"{run.paper_model} ({run.run})"
-        seen.add(key)
-    return keys
 
 
 def _slot_params(run: RunResult, spec: _OurRow, params: dict[str, Sequence]) -> list:
@@ -214,8 +196,8 @@ def _our_slots(
         row = printed.get(slot)
         values = {
             "slot": slot,
-            "paper_accuracy": _nan(row.accuracy if row else None),
-            "paper_timesteps": _nan(row.timesteps if row else None),
+            "paper_accuracy": nan_of(row.accuracy if row else None),
+            "paper_timesteps": nan_of(row.timesteps if row else None),
             "note": row.note if row else None,
         }
         if run is None:
@@ -254,7 +236,7 @@ def _section_rows(
     specs = _OUR_ROWS[section]
     printed = [row for row in paper if row.table == table and row.section == section]
     runs = [run for run in runs if run.method == section and run.dataset in datasets]
-    model_of = _model_keys(runs)
+    model_of = model_keys(runs)
     run_at = {(model_of[run.run], run.dataset): run for run in runs}
 
     # Columns: the paper's datasets always (an unrun one still shows the paper's number), then ours.
@@ -278,8 +260,8 @@ def _section_rows(
                         row.dataset,
                         labels[row.dataset],
                         row.slot,
-                        paper_accuracy=_nan(row.accuracy),
-                        paper_timesteps=_nan(row.timesteps),
+                        paper_accuracy=nan_of(row.accuracy),
+                        paper_timesteps=nan_of(row.timesteps),
                         status="baseline",
                         note=row.note,
                     )
@@ -309,15 +291,6 @@ def _section_rows(
     return out
 
 
-def _nan(value: float | None) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _end(run: RunResult | None, interval: str, which: int) -> float:
-    ci = None if run is None else getattr(run, interval)
-    return math.nan if ci is None else float(ci[which])
-
-
 # sweep.csv interval columns -> (tidy column, scale to the tidy tables' units: accuracy in %)
 INTERVALS = {
     "accuracy_low": ("ours_accuracy_low", 100.0),
@@ -325,36 +298,6 @@ INTERVALS = {
     "avg_timesteps_low": ("ours_timesteps_low", 1.0),
     "avg_timesteps_high": ("ours_timesteps_high", 1.0),
 }
-
-
-_TEXT_COLUMNS = (
-    "section",
-    "model",
-    "method",
-    "paper_method",
-    "dataset",
-    "dataset_label",
-    "slot_label",
-    "run",
-    "policy",
-    "status",
-    "note",
-)
-
-
-def _frame(rows: list[dict]) -> pd.DataFrame:
-    """Tidy frame with the dtypes `pd.read_csv` gives its CSV twin, so the two compare equal.
-
-    Missing text is NaN (not None); a text column with no value at all is float NaN, as read back.
-    """
-    frame = pd.DataFrame(rows)
-    for column in frame.columns:
-        if column in ("table", "slot", "T"):
-            frame[column] = frame[column].astype(np.int64)
-        elif column in _TEXT_COLUMNS:
-            values = frame[column]
-            frame[column] = np.nan if values.isna().all() else values.where(values.notna(), np.nan)
-    return frame
 
 
 def _params(alphas: Sequence[float], timesteps: Sequence[int | None], betas: Sequence[float] | None) -> dict:
@@ -386,7 +329,7 @@ def table1(
     Returns:
         The tidy table (see the module docstring for its columns).
     """
-    return _frame(_section_rows(1, "direct", runs, paper, _params(alphas, timesteps, betas), datasets))
+    return frame(_section_rows(1, "direct", runs, paper, _params(alphas, timesteps, betas), datasets))
 
 
 def table2(
@@ -401,7 +344,7 @@ def table2(
 
     Args are those of `table1` (conversion runs only; no SEENN-II for converted SNNs, as in the paper).
     """
-    return _frame(_section_rows(2, "conversion", runs, paper, _params(alphas, timesteps, None), datasets))
+    return frame(_section_rows(2, "conversion", runs, paper, _params(alphas, timesteps, None), datasets))
 
 
 def table3(
@@ -420,7 +363,7 @@ def table3(
     params = _params(alphas, timesteps, betas)
     rows = _section_rows(3, "direct", runs, paper, params, datasets)
     rows += _section_rows(3, "conversion", runs, paper, params, datasets)
-    return _frame(rows)
+    return frame(rows)
 
 
 def table4(
@@ -436,88 +379,4 @@ def table4(
 
     Args are those of `table1`. Only two of the paper's values survive in the text (see `paper.py`).
     """
-    return _frame(_section_rows(4, "direct", runs, paper, _params(alphas, timesteps, betas), datasets))
-
-
-def table5(runs: Sequence[RunResult], paper: Sequence[PaperAET] = PAPER_AET) -> pd.DataFrame:
-    """Table 5: AET and empirical AET for every run, beside the paper's rows (matched on model, dataset, T).
-
-    Args:
-        runs: all loaded runs (direct and conversion).
-        paper: the paper's Table 5 rows.
-
-    Returns:
-        Tidy table with columns table, section, model, dataset, dataset_label, T, run, ours_aet,
-        ours_empirical_aet, paper_aet, paper_empirical_aet, status, note.
-    """
-    model_of = _model_keys(runs)
-    rows, used = [], set()
-    for row in paper:
-        run = next(
-            (
-                r
-                for r in runs
-                if r.run not in used
-                and (r.method, r.paper_model, r.dataset, r.T) == (row.section, row.model, row.dataset, row.T)
-            ),
-            None,
-        )
-        if run is not None:
-            used.add(run.run)
-        label = dataset_label(row.dataset, runs)
-        rows.append(
-            _aet_row(row.section, row.model, row.dataset, label, row.T, run, row.aet, row.empirical_aet)
-        )
-    for run in runs:
-        if run.run not in used:
-            rows.append(
-                _aet_row(
-                    run.method, model_of[run.run], run.dataset, run.label, run.T, run, math.nan, math.nan
-                )
-            )
-    return _frame(rows)
-
-
-def _aet_row(
-    section: str,
-    model: str,
-    dataset: str,
-    label: str,
-    T: int,
-    run: RunResult | None,
-    paper_aet: float,
-    paper_empirical: float,
-) -> dict:
-    has_paper = not math.isnan(paper_aet)
-    status = "not run" if run is None else ("compared" if has_paper else "ours")
-    return {
-        "table": 5,
-        "section": section,
-        "model": model,
-        "dataset": dataset,
-        "dataset_label": label,
-        "T": int(T),
-        "run": None if run is None else run.run,
-        "ours_aet": math.nan if run is None else run.aet,
-        "ours_aet_low": _end(run, "aet_ci", 0),  # 95 % bootstrap interval over the test inputs
-        "ours_aet_high": _end(run, "aet_ci", 1),
-        "ours_empirical_aet": math.nan if run is None else run.empirical_aet,
-        "ours_empirical_aet_low": _end(run, "empirical_aet_ci", 0),
-        "ours_empirical_aet_high": _end(run, "empirical_aet_ci", 1),
-        "paper_aet": paper_aet,
-        "paper_empirical_aet": paper_empirical,
-        "status": status,
-        "note": None,
-        **(_aet_over_seeds(run) if run is not None and run.replicas else {}),
-    }
-
-
-def _aet_over_seeds(run: RunResult) -> dict:
-    """Table 5 with seed replicas: each AET as the mean over the seeds, its standard deviation, the 95 % t
-    interval of the mean over the seeds, and the number of seeds."""
-    values: dict = {"n_seeds": 1 + len(run.replicas)}
-    for key in ("aet", "empirical_aet"):
-        summary = seed_summary(np.array([getattr(r, key) for r in (run, *run.replicas)]), (1.0, float(run.T)))
-        values[f"ours_{key}"], values[f"ours_{key}_std"] = summary.mean, summary.std
-        values[f"ours_{key}_low"], values[f"ours_{key}_high"] = summary.low, summary.high
-    return values
+    return frame(_section_rows(4, "direct", runs, paper, _params(alphas, timesteps, betas), datasets))

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from pipeline.core.config import SpeedParams
+from pipeline.core.execution import speed_switches
 from pipeline.snn.neurons import LIF
 
 
@@ -56,6 +57,6 @@ class Speed:
 
 
 def resolve_speed(params: SpeedParams, device: str) -> Speed:
-    cuda = torch.device(device).type == "cuda"
-    auto = dict(amp=cuda, channels_last=cuda, fused_neurons=cuda, data_on_device=True, compile=cuda)
-    return Speed(**{k: auto[k] if getattr(params, k) == "auto" else bool(getattr(params, k)) for k in auto})
+    """The switches for `device` (`pipeline.core.execution.speed_switches`: the rule check_params also
+    writes into the resolved params)."""
+    return Speed(**speed_switches(params, str(torch.device(device))))

@@ -135,3 +135,15 @@ def test_bad_options(tmp_path, args, message):
     code, _, stderr = run(outputs(tmp_path / "test.npz"), "--out", tmp_path / "out", *args)
     assert code == 2 and stderr.count("\n") == 1 and message in stderr, stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_readme_command_runs(tmp_path, monkeypatch):
+    """The `seenn evaluate` line the README shows runs as written, on files of the names it uses."""
+    from tests.sandbox import ROOT
+
+    line = next(x for x in (ROOT / "README.md").read_text().splitlines() if x.startswith("seenn evaluate "))
+    monkeypatch.chdir(tmp_path)
+    outputs(tmp_path / "test_outputs.npz"), outputs(tmp_path / "val_outputs.npz", N=40, seed=1)
+    code, _, stderr = run(*line.split()[2:])
+    assert code == 0, stderr
+    assert (tmp_path / "my_eval" / "exit_policies.md").is_file()
