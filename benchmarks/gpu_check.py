@@ -4,8 +4,9 @@
 a. throughput: the training throughput ablation of benchmarks/train_throughput.py at full width
    (ResNet-19, T = 4, batch 256, synthetic CIFAR-sized data): the reference path, the fast path
    (`speed: auto`), each switch alone, the compiled fused loop, and the fast path in deterministic mode.
-b. training: ResNet-19 at full width, T = 4, trained on CIFAR-10 with the paper profile's recipe
-   (profiles/paper.yaml `direct.cifar10-resnet19`: TET loss, Dspike, SGD + cosine, crop + flip; batch 256
+b. training: FastVGG at full width, T = 4, trained on CIFAR-10 with the CPU profile's fast recipe
+   (profiles/cifar10-cpu.yaml `direct.cifar10-fastvgg-tet`: TET loss with label smoothing, triangle
+   surrogate, Nesterov SGD, warm-up + cosine, translate + flip; batch 256
    with the learning rate scaled linearly from the profile's batch) for as many epochs as fit in
    `--train-s`; then the test accuracy per T with Wilson 95 % intervals on the whole test set, and the
    SEENN-I sweep and AET on the saved per-step logits (`timestep_logits.npz`, also written to `--out`).

@@ -243,6 +243,8 @@ def _check_architecture(prefix: str, run: Any) -> None:
         _fail(f"{prefix}.stem_pool", run.stem_pool, "auto: only an ImageNet stem (7x7/2 + pooling) pools")
     if run.vgg_head != "gap" and run.model != "vgg16":
         _fail(f"{prefix}.vgg_head", run.vgg_head, "gap: only vgg16 has this option")
+    if getattr(run, "ema", 0) > 0 and getattr(run, "select", "last") != "last":
+        _fail(f"{prefix}.ema", run.ema, "0 when select is best_holdout (a run keeps one set of weights)")
 
 
 def _check_seenn2(s: "SeennIIParams", direct: dict, data: "DataParams | None" = None) -> None:

@@ -19,6 +19,7 @@ MODEL_NAMES = (
     "vgg16",
     "vggsnn",
     "vggsnn_woap",
+    "fastvgg",
 )
 # Which models have which architecture option (pipeline/snn/models; tests/snn/test_models.py checks these)
 BASIC_RESNETS = ("resnet8", "resnet18", "resnet19", "resnet20", "resnet20_qcfs", "resnet34")  # `shortcut`

@@ -89,6 +89,26 @@ class TrainingParams:
     stem: str = _stem_rule()
     stem_pool: str = _stem_pool_rule()
     vgg_head: str = _vgg_head_rule()
+    # the fast recipe's ingredients (docs/recipe.md); all off = the paper's recipe
+    label_smoothing: float = rule("label smoothing of the cross-entropy (0 = none)", low=0, high=1, high_open=True, default=0.0)
+    nesterov: bool = rule("Nesterov momentum", default=False)
+    warmup_epochs: float = rule("epochs of linear learning-rate warm-up before the cosine decay", low=0, default=0.0)
+    ema: float = rule(
+        "per-step decay of an exponential moving average of the weights, which replace the trained ones at "
+        "the end (0 = off; e.g. 0.99)",
+        low=0,
+        high=1,
+        high_open=True,
+        default=0.0,
+    )
+    tta_flip: bool = rule(
+        "flip test-time augmentation: every recorded output is the mean over the input and its mirror (two "
+        "passes: twice the inference cost, which the hardware stage does not count)",
+        default=False,
+    )
+    calibration_per_class: int = rule(
+        "in-memory data: training images per class in SNNCutoff's calibration outputs (0 = all)", low=0, default=0
+    )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pipeline.core.config import Params
 from pipeline.report import tables as paper_tables
 from pipeline.report.table_markdown import table_notes, to_markdown
+from pipeline.report.claim import half_budget
 from pipeline.report.exit_policies import comparison
 from pipeline.report.exit_policies_figure import exit_policies_figure, policy_curves
 from pipeline.report.exit_policies_markdown import to_markdown as policies_markdown
@@ -36,6 +37,7 @@ def tables_bundle(results: Sequence[RunResult], p: Params, has_seenn2: bool) -> 
     policies = comparison(results)
     files["exit_policies.csv"] = policies
     files["exit_policies.md"] = policies_markdown(policies)
+    files["claim.csv"] = half_budget(results)  # the paper's claim at <= T/2 timesteps (docs blocks "claim-*")
     return files
 
 

@@ -14,6 +14,7 @@ reports give now (`seenn docs --check`).
 """
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -199,7 +200,58 @@ def benchmarks(reports: Path) -> str:
     return "\n\n".join(parts)
 
 
+def recipe_ablation(reports: Path) -> str:
+    """The fast recipe's ingredients, each alone on one budget: `reports/benchmarks/recipe_ablation.json`."""
+    path = reports / "benchmarks" / "recipe_ablation.json"
+    if not path.is_file():
+        return "No recipe ablation is committed yet (`python -m benchmarks.recipe_ablation --out ...`)."
+    doc = json.loads(path.read_text())
+
+    def acc(cell: dict) -> str:
+        return f"{100 * cell['accuracy']:.2f} [{100 * cell['low']:.2f}, {100 * cell['high']:.2f}]"
+
+    rows = []
+    for row in doc["rows"]:
+        diff = "—"
+        if "mcnemar_p" in row:
+            diff = (
+                f"{row['test_minus_paper_pts']:+.2f} (b {row['mcnemar_b']}, c {row['mcnemar_c']}, "
+                f"p {_p(row['mcnemar_p'])})"
+            )
+        seconds = f"{row['train_seconds']:.0f}" if row["train_seconds"] else "(no training)"
+        rows.append([row["variant"], acc(row["val"]), acc(row["test"]), diff, seconds])
+    header = ["recipe", "val. acc. (%)", "test acc. (%)", "test Δ vs paper, pts (McNemar)", "train s"]
+    n_val, n_test = doc["rows"][0]["val"]["n"], doc["rows"][0]["test"]["n"]
+    note = (
+        f"QCFS ANN `{doc['model']}` at width {doc['width']}, {doc['epochs']} epochs on {doc['train_images']:,}"
+        f" training images ({n_val:,} validation, {n_test:,} test images); ingredient values "
+        + ", ".join(f"{k} {v}" for k, v in doc["ingredients"].items())
+        + ". Accuracy with its 95 % Wilson interval; Δ: paired difference from the paper's recipe on the same"
+        " test images, exact McNemar p (b: right with the paper's recipe only, c: with the variant only); "
+        f"one seed. `{doc['command']}` on {doc['machine'].get('cpu')}, {doc['machine'].get('threads')} threads."
+    )
+    return _table(header, rows) + "\n\n" + note
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def claim_block(path: Path) -> str:
+    """The paper's claim at <= T/2 average timesteps, per run and policy, from a committed `claim.csv`."""
+    if not path.is_file():
+        return f"`{path.name}` is not generated yet: run `dvc repro`."
+    import pandas as pd
+
+    from pipeline.report.claim import claim_sentences
+
+    tidy = pd.read_csv(path)
+    tidy["below_full"] = tidy["below_full"].map(lambda v: v if isinstance(v, bool) else {"True": True, "False": False}.get(str(v), math.nan))
+    return claim_sentences(tidy)
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
+    "recipe-ablation": recipe_ablation,
     "results-embedded": headline,
     "results-cifar10": lambda reports: headline(reports / CIFAR10, f"reports/{CIFAR10}"),
     **{f"table{i}-embedded": embed(f"tables/table{i}.md") for i in range(1, 6)},
@@ -209,6 +261,8 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     **{f"table{i}-cifar10": embed(f"{CIFAR10}/tables/table{i}.md") for i in (1, 2, 5)},
     "exit-policies-cifar10": embed(f"{CIFAR10}/tables/exit_policies.md"),
     "verdicts-cifar10": lambda reports: verdicts(reports / CIFAR10 / "tables/exit_policies.csv"),
+    "claim-embedded": lambda reports: claim_block(reports / "tables/claim.csv"),
+    "claim-cifar10": lambda reports: claim_block(reports / CIFAR10 / "tables/claim.csv"),
     "hardware-cifar10": embed(f"{CIFAR10}/hardware/hardware.md"),
     "benchmarks": benchmarks,
 }

@@ -46,8 +46,9 @@ def training_feed(
 def eval_feed(
     data: PreparedData, split: str, device: str, execution: Execution, limit_per_class: int = 0
 ) -> Feed:
-    """An in-order, unaugmented feed over the "train", "test", "val" or "holdout" split (`limit_per_class`:
-    streamed data only, the first k images of each class). Never sharded: every process sees all of it."""
+    """An in-order, unaugmented feed over the "train", "test", "val" or "holdout" split (`limit_per_class`
+    > 0: only the first k images of each class, or all of a class with fewer). Never sharded: every process
+    sees all of it."""
     if data.stream is not None:
         from pipeline.data.imagenet import imagenet_feed
 
@@ -58,6 +59,9 @@ def eval_feed(
             data, name, EVAL_BATCH, False, device, workers=execution.workers, limit_per_class=limit_per_class
         )
     x, y = _split(data, split)
+    if limit_per_class > 0:
+        keep = np.sort(np.concatenate([np.flatnonzero(y == c)[:limit_per_class] for c in np.unique(y)]))
+        x, y = x[keep], y[keep]
     return InMemoryFeed(
         torch.from_numpy(x),
         torch.from_numpy(y),

@@ -1,5 +1,6 @@
 """One training loop for every training of the project (the QCFS ANN, the directly trained SNN and the
-SEENN-II finetune): SGD with momentum and a cosine schedule over every step. What differs between them is
+SEENN-II finetune): SGD with momentum and a cosine schedule over every step, plus the fast recipe's
+optional ingredients (Nesterov, warm-up, EMA of the weights: pipeline/training/ingredients.py). What differs between them is
 a `Task`: the network called on each batch, the step that turns a batch into a loss, and how an epoch is
 scored."""
 
@@ -19,6 +20,7 @@ from pipeline.data.feed import Feed, InMemoryFeed
 from pipeline.training.checkpoint import Checkpointing, capture, check_finite, restore
 from pipeline.training.context import TrainingContext
 from pipeline.training.distributed import all_sum, wrap
+from pipeline.training.ingredients import flip_tta, load_ema, make_ema, make_optimizer, make_schedule
 from pipeline.training.speed import Speed
 
 
@@ -32,6 +34,13 @@ class TrainConfig:
     seed: int = 0  # shuffling order and initialisation
     augment: AugmentSpec = AugmentSpec()  # training-time augmentation (none by default)
     keep_best: str | None = None  # a `Task.score` metric to maximise: its best epoch's weights are kept
+    nesterov: bool = False  # Nesterov momentum
+    warmup_epochs: float = 0.0  # linear warm-up of the learning rate before the cosine decay
+    ema_decay: float = 0.0  # per-step decay of an EMA of the weights, which replace them at the end (0 = off)
+
+    def __post_init__(self):
+        if self.keep_best is not None and self.ema_decay > 0:
+            raise ValueError("keep_best and ema_decay exclude each other: which weights would be kept?")
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (outputs [T, N, C], labels [N]) -> loss
@@ -58,15 +67,21 @@ class Task:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, feed: Feed, encode: Encode, device: str = "cpu", speed: Speed = Speed()
+    model: nn.Module,
+    feed: Feed,
+    encode: Encode,
+    device: str = "cpu",
+    speed: Speed = Speed(),
+    tta: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each timestep's own classifier output over one in-order pass of `feed`, `[T, N, C]` float32
-    (not accumulated), and the labels `[N]`."""
+    (not accumulated), and the labels `[N]`; with `tta`, each the mean over the input and its mirror."""
     model.eval()
     outs, labels = [], []
+    forward = (lambda x: flip_tta(model, x)) if tta else model  # noqa: E731
     for xb, yb in feed.batches(None):
         with speed.autocast(device):
-            outs.append(model(speed.prepare_input(encode(xb.to(device)))).float().cpu())
+            outs.append(forward(speed.prepare_input(encode(xb.to(device)))).float().cpu())
         labels.append(yb.cpu())
     return torch.cat(outs, dim=1).numpy(), torch.cat(labels).numpy()
 
@@ -88,10 +103,12 @@ def supervised_task(
     device: str = "cpu",
     speed: Speed = Speed(),
     holdout: Feed | None = None,
+    tta: bool = False,
 ) -> Task:
     """The ANN and the directly trained SNN: `loss_fn(outputs [T, n, C], labels)` on the model's per-step
     outputs (in fp32 whatever the autocast); training accuracy of the output summed over all steps; test
-    accuracy of the same on `test` after each epoch (and `holdout_accuracy` on `holdout` when given)."""
+    accuracy of the same on `test` after each epoch (and `holdout_accuracy` on `holdout` when given),
+    with flip test-time augmentation when `tta`."""
 
     def step(net: nn.Module, xb: torch.Tensor, yb: torch.Tensor):
         with speed.autocast(device):
@@ -100,7 +117,7 @@ def supervised_task(
         return loss_fn(outputs.float(), yb), {"train_accuracy": correct}
 
     def accuracy(feed: Feed) -> float:
-        logits, labels = evaluate(model, feed, encode, device, speed)
+        logits, labels = evaluate(model, feed, encode, device, speed, tta)
         return float((logits.sum(0).argmax(-1) == labels).mean())
 
     def score() -> dict[str, float]:
@@ -129,10 +146,10 @@ def fit(
     execution.speed.prepare_model(task.net)
     net = wrap(task.net, process, device, execution.scaling.sync_batchnorm)  # before the optimiser sees it
     trained = [p for p in task.net.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(
-        trained, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * len(train))
+    optimizer = make_optimizer(trained, config.lr, config.momentum, config.weight_decay, config.nesterov)
+    warmup = round(config.warmup_epochs * len(train))
+    scheduler = make_schedule(optimizer, config.epochs * len(train), warmup)
+    ema = make_ema(task.net, config.ema_decay)
     metrics: dict[str, float] = {}
     ckpt = ctx.checkpointing or Checkpointing(every=0)
     start, history = 0, []
@@ -140,6 +157,8 @@ def fit(
     if ckpt.resume_state is not None:
         start, history = restore(ckpt.resume_state, task.modules, optimizer, scheduler, generator)
         best = ckpt.resume_state.get("best", {})
+        if ema is not None:
+            ema.load_state_dict(ckpt.resume_state["ema"])
     for epoch, past in enumerate(history):
         metrics = past
         if ctx.on_epoch is not None:
@@ -163,6 +182,8 @@ def fit(
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if ema is not None:
+                ema.update_parameters(task.net)
             total_loss += local * len(yb)
             for key, v in stats.items():
                 sums[key] = sums.get(key, 0) + v
@@ -183,9 +204,12 @@ def fit(
             best = {"value": metrics[config.keep_best], "epoch": epoch, "state": state}
         if ckpt.due(epoch, config.epochs):
             state = capture(task.modules, optimizer, scheduler, generator, epoch + 1, history)
-            ckpt.save({**state, "best": best})
+            ckpt.save({**state, "best": best, **({"ema": ema.state_dict()} if ema else {})})
     if best:  # the kept epoch's weights replace the last epoch's (ties keep the earlier epoch)
         for name, module in task.modules.items():
             module.load_state_dict(best["state"][name])
         metrics = {**history[best["epoch"]], "kept_epoch": best["epoch"] + 1}
+    if ema is not None:  # the averaged weights replace the trained ones, and are what the metrics score
+        load_ema(task.net, ema)
+        metrics = {**metrics, **task.score()}
     return metrics

@@ -39,6 +39,9 @@ def train_config(
         seed=seed,
         augment=AugmentSpec(run.shift, run.flip, run.roll, run.cutout, run.autoaugment),
         keep_best="holdout_accuracy" if run.select == "best_holdout" else None,
+        nesterov=run.nesterov,
+        warmup_epochs=run.warmup_epochs,
+        ema_decay=run.ema,
     )
 
 
@@ -58,7 +61,7 @@ def _train(
         base = loss
         loss = lambda out, y: base(out, y) + run.rcs_weight * regulariser(out, y, recorder)  # noqa: E731
     holdout = eval_feed(data, "holdout", ctx.device, ctx.execution) if run.select == "best_holdout" else None
-    task = supervised_task(model, loss, encode, test, ctx.device, ctx.execution.speed, holdout)
+    task = supervised_task(model, loss, encode, test, ctx.device, ctx.execution.speed, holdout, run.tta_flip)
     with recorder or nullcontext():
         metrics = fit(task, train, config, ctx)
     return metrics, test
@@ -72,9 +75,10 @@ def train_direct(
     seed_everything(seed)
     model = build_direct_snn(run, data.info)
     encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731  [T, N, C, H, W]
-    tet = lambda out, y: tet_loss(out, y, lam=run.tet_lambda, mode=run.tet_mode)  # noqa: E731
+    smoothing = run.label_smoothing
+    tet = lambda out, y: tet_loss(out, y, run.tet_lambda, mode=run.tet_mode, label_smoothing=smoothing)  # noqa: E731
     metrics, test = _train(model, tet, encode, run, data, seed, ctx)
-    return model, evaluate(model, test, encode, ctx.device, ctx.execution.speed)[0], metrics
+    return model, evaluate(model, test, encode, ctx.device, ctx.execution.speed, run.tta_flip)[0], metrics
 
 
 def pretrain_ann(
@@ -84,7 +88,7 @@ def pretrain_ann(
     seed_everything(seed)
     model = build_qcfs_ann(run, data.info)
     encode = lambda x: to_sequence(x, data.info, 1)  # noqa: E731  [1, N, C, H, W]
-    ce = lambda out, y: F.cross_entropy(out[0], y)  # noqa: E731
+    ce = lambda out, y: F.cross_entropy(out[0], y, label_smoothing=run.label_smoothing)  # noqa: E731
     metrics, _ = _train(model, ce, encode, run, data, seed, ctx)
     return model, metrics
 
@@ -95,7 +99,8 @@ def convert_and_simulate(
     """Convert the QCFS ANN to an IF SNN and record its per-step test outputs over `run.T` steps."""
     snn = convert_qcfs_to_if(ann).to(device)
     encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731
-    return snn, evaluate(snn, eval_feed(data, "test", device, execution), encode, device)[0]
+    feed = eval_feed(data, "test", device, execution)
+    return snn, evaluate(snn, feed, encode, device, tta=run.tta_flip)[0]
 
 
 @contextmanager
@@ -127,22 +132,30 @@ def training_set_logits(
     limit_per_class: int = 0,
     dropout: float = 0.0,
     seed: int = 0,
+    tta: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-step outputs `[T, N_train, C]` on the unaugmented training set (SNNCutoff's calibration) and
     their labels `[N_train]`; for streamed data only the first `limit_per_class` images of each class.
-    `dropout`: SNNCutoff's dropout after every spiking layer while recording (draws seeded by `seed`)."""
+    `dropout`: SNNCutoff's dropout after every spiking layer while recording (draws seeded by `seed`);
+    `tta`: flip test-time augmentation, as the run's recorded test outputs."""
     encode = lambda x: to_sequence(x, data.info, T)  # noqa: E731
     torch.manual_seed(seed)
     with neuron_dropout(model, dropout):
-        return evaluate(model, eval_feed(data, "train", device, execution, limit_per_class), encode, device)
+        feed = eval_feed(data, "train", device, execution, limit_per_class)
+        return evaluate(model, feed, encode, device, tta=tta)
 
 
 def validation_logits(
-    model: nn.Module, data: PreparedData, T: int, device: str, execution: Execution = Execution()
+    model: nn.Module,
+    data: PreparedData,
+    T: int,
+    device: str,
+    execution: Execution = Execution(),
+    tta: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-step outputs `[T, N_val, C]` on the validation split (where the exit-policy comparison chooses
     its operating points) and their labels `[N_val]`; `[T, 0, C]` and `[0]` when the data have none."""
     if data.y_val is None:
         return np.zeros((T, 0, data.info.num_classes), np.float32), np.zeros(0, np.int64)
     encode = lambda x: to_sequence(x, data.info, T)  # noqa: E731
-    return evaluate(model, eval_feed(data, "val", device, execution), encode, device)
+    return evaluate(model, eval_feed(data, "val", device, execution), encode, device, tta=tta)

@@ -28,10 +28,11 @@ def accuracy_by_t(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return (np.cumsum(logits.astype(np.float64), axis=0).argmax(-1) == labels[None]).mean(axis=1)
 
 
-def calibration_per_class(p: Params, streamed: bool) -> int:
-    """Training images per class in SNNCutoff's calibration outputs: all of an in-memory dataset, the
-    first `data.imagenet.calibration_per_class` of each class of a streamed one."""
-    return p.data.imagenet.calibration_per_class if streamed else 0
+def calibration_per_class(p: Params, streamed: bool, spec: object = None) -> int:
+    """Training images per class in SNNCutoff's calibration outputs: the first
+    `data.imagenet.calibration_per_class` of each class of a streamed dataset; of an in-memory one the
+    run's `calibration_per_class` (0 = all)."""
+    return p.data.imagenet.calibration_per_class if streamed else getattr(spec, "calibration_per_class", 0)
 
 
 def pretrain_ann_run(p: Params, run: str, data_dir: Path, out: Path) -> float | None:
@@ -60,11 +61,12 @@ def convert_run(p: Params, run: str, ann_dir: Path, data_dir: Path, out: Path) -
     ann = build_qcfs_ann(spec, data.info)
     ann.load_state_dict(torch.load(ann_dir / "model.pt", map_location="cpu", weights_only=True))
     snn, logits = convert_and_simulate(ann, spec, data, device, execution)
-    calibration = calibration_per_class(p, data.stream is not None)
+    tta = spec.tta_flip
+    calibration = calibration_per_class(p, data.stream is not None, spec)
     train_logits = training_set_logits(
-        snn, data, spec.T, device, execution, calibration, p.sweep.calibration_dropout, p.seed
+        snn, data, spec.T, device, execution, calibration, p.sweep.calibration_dropout, p.seed, tta
     )
-    val_logits = validation_logits(snn, data, spec.T, device, execution)
+    val_logits = validation_logits(snn, data, spec.T, device, execution, tta)
     write_snn_run(out, run, spec, snn, data, data_dir, logits, val_logits, train_logits, p.seed, device)
     return accuracy_by_t(logits, data.y_test)
 
@@ -78,7 +80,7 @@ def train_snn_run(p: Params, run: str, data_dir: Path, out: Path) -> np.ndarray 
         model, logits, _ = train_direct(spec, data, p.seed, session.context)
         if not session.main:
             return None
-        calibration = calibration_per_class(p, data.stream is not None)
+        calibration = calibration_per_class(p, data.stream is not None, spec)
         train_logits = training_set_logits(
             model,
             data,
@@ -88,8 +90,9 @@ def train_snn_run(p: Params, run: str, data_dir: Path, out: Path) -> np.ndarray 
             calibration,
             p.sweep.calibration_dropout,
             p.seed,
+            spec.tta_flip,
         )
-        val_logits = validation_logits(model, data, spec.T, session.device, session.execution)
+        val_logits = validation_logits(model, data, spec.T, session.device, session.execution, spec.tta_flip)
         write_snn_run(
             out, run, spec, model, data, data_dir, logits, val_logits, train_logits, p.seed, session.device
         )

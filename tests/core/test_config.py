@@ -59,6 +59,10 @@ def test_committed_params_are_valid():
         ("extra_seeds", [-1], "extra_seeds[0] = -1"),
         ("extra_seeds", [1.5], "extra_seeds[0] = 1.5 is not allowed: an integer"),
         ("extra_seeds", 3, "extra_seeds = 3 is not allowed: a list of seeds"),
+        ("direct.r19.label_smoothing", 1.0, "direct.r19.label_smoothing = 1.0"),
+        ("direct.r19.ema", 1.0, "direct.r19.ema = 1.0"),
+        ("conversion.r18-qcfs.warmup_epochs", -1, "conversion.r18-qcfs.warmup_epochs = -1"),
+        ("direct.r19.calibration_per_class", -2, "direct.r19.calibration_per_class = -2"),
     ],
 )
 def test_each_rule_rejects_a_wrong_value(key, value, needle):
@@ -215,3 +219,11 @@ def test_each_profile_is_valid_and_defines_what_dvc_yaml_loops_over(profile):
     # `foreach: ${key}` and a matrix's `name: ${key}` lines
     looped = set(re.findall(r"^\s+\w+:\s*\$\{(\w+)\}\s*$", (ROOT / "dvc.yaml").read_text(), re.MULTILINE))
     assert looped and looped <= set(params), f"{profile} lacks {sorted(looped - set(params))}"
+
+
+def test_ema_and_best_holdout_selection_exclude_each_other():
+    params = with_value("direct.r19.ema", 0.99)
+    params["direct"]["r19"]["select"] = "best_holdout"
+    with pytest.raises(ParamsError) as err:
+        parse_params(params)
+    assert "direct.r19.ema = 0.99 is not allowed: 0 when select is best_holdout" in str(err.value)

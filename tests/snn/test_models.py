@@ -48,10 +48,11 @@ def _check_trains(model: nn.Module, T: int, in_ch: int, size: int) -> None:
 
 
 def test_registry_matches_paper_names():
-    """The model registry holds the paper's eight architectures and the authors' two variants (QCFS's
-    ResNet-20, SEENN's VGGSNN without average pooling), each with a display name."""
+    """The model registry holds the paper's eight architectures, the authors' two variants (QCFS's
+    ResNet-20, SEENN's VGGSNN without average pooling) and our fast CIFAR net, each with a display name."""
     assert ALL_MODELS == sorted(PAPER_NAMES)
     assert ALL_MODELS == [
+        "fastvgg",
         "resnet18",
         "resnet19",
         "resnet20",
@@ -263,6 +264,9 @@ VARIANT_IDS = [f"{m}-" + "-".join(f"{k}={v}" for k, v in o.items()) for m, o, _ 
         ("vgg16", {"vgg_head": "fc3"}, 10, 3, 32, 14_724_042 - 5_130 + 2_101_248 + 16_781_312 + 40_970),
         # SEENN's VGGSNN without pooling: the same convs (stride 2 adds no weight), FC 512 * 3 * 3 -> 10
         ("vggsnn_woap", {}, 10, 2, 48, 9_268_746),
+        # FastVGG by hand: convs 3*64*9 + 64*128*9 + 128*128*9 + 128*256*9 + 3 * 256*256*9 = 2,287,296,
+        # BN 2 * (64 + 128 + 128 + 4 * 256) = 2,688, FC 256 * 10 + 10 = 2,570
+        ("fastvgg", {}, 10, 3, 32, 2_292_554),
     ],
 )
 def test_variant_parameter_counts(name, options, classes, in_ch, size, params):

@@ -30,6 +30,7 @@ PAPER_NAMES = {
     "vgg16": "VGG-16",
     "vggsnn": "VGGSNN",
     "vggsnn_woap": "VGGSNN",
+    "fastvgg": "FastVGG",
 }
 
 

@@ -24,6 +24,9 @@ VGG_CONFIGS: dict[str, list[int | str | tuple[int, int]]] = {
     "vgg16": [64, 64, "P", 128, 128, "P", 256, 256, 256, "P", 512, 512, 512, "P", 512, 512, 512, "P"],
     "vggsnn": [64, 128, "P", 256, 256, "P", 512, 512, "P", 512, 512, "P"],
     "vggsnn_woap": [64, (128, 2), 256, (256, 2), 512, (512, 2), 512, (512, 2)],
+    # not the paper's: a fast-training CIFAR net laid out as airbench's (a stem conv, then three blocks of
+    # conv, pool, conv), with average pooling so that it converts; 275 MMAC per 32x32 image at width 1
+    "fastvgg": [64, 128, "P", 128, 256, "P", 256, 256, "P", 256],
 }
 FLATTEN_HEADS = ("vggsnn", "vggsnn_woap")  # VGGSNNs flatten the last map into one FC
 VGG_HEADS = ("gap", "fc3")
