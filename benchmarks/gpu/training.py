@@ -36,6 +36,7 @@ from pipeline.training.timebox import (
     warmup_samples,
 )
 
+
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()

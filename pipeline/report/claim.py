@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.exits.stats import holm
+from pipeline.exits.stats import holm, paired_t
 from pipeline.report.exit_policies import (
     LEVEL,
     NO_VALIDATION,
@@ -50,6 +50,8 @@ COLUMNS = [
     "accuracy_high",
     "avg_timesteps",
     "delta_accuracy_vs_full",
+    "delta_low",  # 95 % paired t interval of the accuracy difference, points
+    "delta_high",
     "mcnemar_b",
     "mcnemar_c",
     "mcnemar_p",
@@ -82,6 +84,16 @@ def _chosen(run: RunResult, policy: str, budget: float) -> tuple[str, pd.Series 
     return REACHED, pd.concat([hit.iloc[0], chosen[["accuracy", "avg_timesteps"]].add_prefix("val_")])
 
 
+def _delta_interval(run: RunResult, policy: str, param: float) -> dict:
+    """95 % paired t interval of the point's test accuracy minus full T's, in points: the per-input
+    correctness (1/0) of both on the same inputs."""
+    mine, full = run.decisions.find(policy, param), run.decisions.find("fixed", float(run.T))
+    if mine is None or full is None:
+        return {}
+    diff = paired_t(mine[1].astype(float), full[1].astype(float))
+    return {"delta_low": 100.0 * diff.low, "delta_high": 100.0 * diff.high}
+
+
 def half_budget(runs: Sequence[RunResult]) -> pd.DataFrame:
     """One row per (run, policy other than the label-reading oracle): the point chosen on validation within
     T/2 average timesteps, tested on the test set against full T (accuracies in %)."""
@@ -109,6 +121,7 @@ def half_budget(runs: Sequence[RunResult]) -> pd.DataFrame:
             if point is not None:
                 row.update(_point_row(run, policy, point))
                 row.update(_versus_full(run, policy, float(point["param"])))
+                row.update(_delta_interval(run, policy, float(point["param"])))
             rows.append(row)
     tidy = pd.DataFrame(rows, columns=COLUMNS)
     tested = tidy["mcnemar_p"].notna()
@@ -125,11 +138,34 @@ def _p(value: float) -> str:
     return "< 0.001" if value < 0.001 else f"= {value:.3f}"
 
 
+def _summary(tidy: pd.DataFrame) -> str:
+    """One sentence over every run: on how many some exit rule (fixed T excluded) keeps full-T accuracy at
+    <= T/2, and the exit rule whose accuracy drop there is smallest."""
+    rules = tidy[(tidy["policy"] != "fixed") & (tidy["status"] == REACHED)]
+    kept = sorted(set(rules.loc[rules["below_full"].map(lambda v: v is False), "run"]))
+    runs = tidy["run"].nunique()
+    text = (
+        f"**At ≤ T/2 average timesteps, some exit rule keeps the full-T accuracy on {len(kept)} of {runs} "
+        "networks" + (f" ({', '.join(f'`{r}`' for r in kept)})" if kept else "") + "."
+    )
+    if not rules.empty:
+        best = rules.sort_values("delta_accuracy_vs_full", ascending=False, kind="stable").iloc[0]
+        text += (
+            f"** Smallest drop: {best['policy_label']} on `{best['run']}`, "
+            f"{best['delta_accuracy_vs_full']:+.2f} points "
+            f"[{best['delta_low']:+.2f}, {best['delta_high']:+.2f}] "
+            f"at {best['avg_timesteps']:.2f} of {best['T']} timesteps (McNemar p {_p(best['mcnemar_p'])})."
+        )
+    else:
+        text += "**"
+    return text
+
+
 def claim_sentences(tidy: pd.DataFrame) -> str:
     """Markdown bullets per run: each policy's point within T/2, its test accuracy and the McNemar test."""
     if tidy.empty:
         return "No run to test."
-    lines = []
+    lines = [_summary(tidy), ""]
     for run, group in tidy.groupby("run", sort=False):
         first = group.iloc[0]
         head = (
@@ -154,7 +190,9 @@ def claim_sentences(tidy: pd.DataFrame) -> str:
             lines.append(
                 f"  - {r['policy_label']} ({r['param']:g}): {r['avg_timesteps']:.2f} average timesteps, "
                 f"{r['accuracy']:.2f} % [{r['accuracy_low']:.2f}, {r['accuracy_high']:.2f}], "
-                f"Δ {r['delta_accuracy_vs_full']:+.2f} points (b {int(r['mcnemar_b'])}, c {int(r['mcnemar_c'])};"
+                f"Δ {r['delta_accuracy_vs_full']:+.2f} points "
+                f"[{r['delta_low']:+.2f}, {r['delta_high']:+.2f}] "
+                f"(b {int(r['mcnemar_b'])}, c {int(r['mcnemar_c'])};"
                 f" McNemar p {_p(r['mcnemar_p'])}, Holm-adjusted p {_p(r['mcnemar_p_holm'])}): {verdict}."
             )
         holds = ", ".join(kept) if kept else "no policy"

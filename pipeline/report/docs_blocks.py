@@ -169,9 +169,11 @@ def _flat(value, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(value, dict):
         return [item for k, v in value.items() for item in _flat(v, f"{prefix}{k}.")]
     if isinstance(value, list):
-        return [(prefix.rstrip("."), ", ".join(map(_cell, value)))] if all(
-            not isinstance(v, (dict, list)) for v in value
-        ) else [item for i, v in enumerate(value) for item in _flat(v, f"{prefix}{i}.")]
+        return (
+            [(prefix.rstrip("."), ", ".join(map(_cell, value)))]
+            if all(not isinstance(v, (dict, list)) for v in value)
+            else [item for i, v in enumerate(value) for item in _flat(v, f"{prefix}{i}.")]
+        )
     return [(prefix.rstrip("."), _cell(value))]
 
 
@@ -200,6 +202,19 @@ def benchmarks(reports: Path) -> str:
     return "\n\n".join(parts)
 
 
+def _paired_interval(b: int, c: int, n: int) -> tuple[float, float]:
+    """95 % paired t interval, in points, of an accuracy difference from its McNemar counts: the per-input
+    difference is +1 on the c inputs only the variant gets right, -1 on the b only the other gets right."""
+    import numpy as np
+
+    from pipeline.exits.stats import paired_t
+
+    diff = np.zeros(n)
+    diff[:c], diff[c : c + b] = 1.0, -1.0
+    t = paired_t(diff, np.zeros(n))
+    return 100.0 * t.low, 100.0 * t.high
+
+
 def recipe_ablation(reports: Path) -> str:
     """The fast recipe's ingredients, each alone on one budget: `reports/benchmarks/recipe_ablation.json`."""
     path = reports / "benchmarks" / "recipe_ablation.json"
@@ -214,23 +229,46 @@ def recipe_ablation(reports: Path) -> str:
     for row in doc["rows"]:
         diff = "—"
         if "mcnemar_p" in row:
+            low, high = _paired_interval(row["mcnemar_b"], row["mcnemar_c"], row["test"]["n"])
             diff = (
-                f"{row['test_minus_paper_pts']:+.2f} (b {row['mcnemar_b']}, c {row['mcnemar_c']}, "
-                f"p {_p(row['mcnemar_p'])})"
+                f"{row['test_minus_paper_pts']:+.2f} [{low:+.2f}, {high:+.2f}] "
+                f"(b {row['mcnemar_b']}, c {row['mcnemar_c']}, p {_p(row['mcnemar_p'])})"
             )
         seconds = f"{row['train_seconds']:.0f}" if row["train_seconds"] else "(no training)"
         rows.append([row["variant"], acc(row["val"]), acc(row["test"]), diff, seconds])
     header = ["recipe", "val. acc. (%)", "test acc. (%)", "test Δ vs paper, pts (McNemar)", "train s"]
     n_val, n_test = doc["rows"][0]["val"]["n"], doc["rows"][0]["test"]["n"]
     note = (
-        f"QCFS ANN `{doc['model']}` at width {doc['width']}, {doc['epochs']} epochs on {doc['train_images']:,}"
-        f" training images ({n_val:,} validation, {n_test:,} test images); ingredient values "
+        f"QCFS ANN `{doc['model']}` at width {doc['width']}, {doc['epochs']} epochs on "
+        f"{doc['train_images']:,} training images ({n_val:,} validation, {n_test:,} test images); "
+        "ingredient values "
         + ", ".join(f"{k} {v}" for k, v in doc["ingredients"].items())
-        + ". Accuracy with its 95 % Wilson interval; Δ: paired difference from the paper's recipe on the same"
-        " test images, exact McNemar p (b: right with the paper's recipe only, c: with the variant only); "
-        f"one seed. `{doc['command']}` on {doc['machine'].get('cpu')}, {doc['machine'].get('threads')} threads."
+        + ". Accuracy with its 95 % Wilson interval; Δ: paired difference from the paper's recipe on the "
+        "same test images with its 95 % paired t interval, exact McNemar p (b: right with the paper's "
+        "recipe only, c: with the variant only); "
+        f"one seed; train s: the wall time of one run (runs of the same training here differ by tens of "
+        f"seconds). `{doc['command']}` on {doc['machine'].get('cpu')}, "
+        f"{doc['machine'].get('threads')} threads."
     )
     return _table(header, rows) + "\n\n" + note
+
+
+def profile_timing(path: Path) -> str:
+    """A profile's measured cold `dvc repro`, from its committed `timing.json` (command, machine, seconds,
+    and the seconds of each stage, from the finish times of the stages' outputs)."""
+    if not path.is_file():
+        return f"`{path.name}` is not committed yet."
+    doc = json.loads(path.read_text())
+    m = doc["machine"]
+    rows = [[f"`{stage}`", f"{seconds / 60:.1f}"] for stage, seconds in doc["stages"].items()]
+    return (
+        f"Cold `dvc repro`: **{doc['cold_dvc_repro_s'] / 60:.1f} minutes**, "
+        + ("within" if doc["cold_dvc_repro_s"] <= doc["budget_s"] else "over")
+        + f" its {doc['budget_s'] / 60:.0f}-minute budget, "
+        f"on {m['cpu']}, {m['cores']} cores, Python {m['python']}, torch {m['versions'].get('torch')}, "
+        f"dvc {m['versions'].get('dvc')}; command: `{doc['command']}`.\n\n"
+        + _table(["stage", "minutes"], rows)
+    )
 
 
 def _p(value: float) -> str:
@@ -246,7 +284,9 @@ def claim_block(path: Path) -> str:
     from pipeline.report.claim import claim_sentences
 
     tidy = pd.read_csv(path)
-    tidy["below_full"] = tidy["below_full"].map(lambda v: v if isinstance(v, bool) else {"True": True, "False": False}.get(str(v), math.nan))
+    tidy["below_full"] = tidy["below_full"].map(
+        lambda v: v if isinstance(v, bool) else {"True": True, "False": False}.get(str(v), math.nan)
+    )
     return claim_sentences(tidy)
 
 
@@ -263,6 +303,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "verdicts-cifar10": lambda reports: verdicts(reports / CIFAR10 / "tables/exit_policies.csv"),
     "claim-embedded": lambda reports: claim_block(reports / "tables/claim.csv"),
     "claim-cifar10": lambda reports: claim_block(reports / CIFAR10 / "tables/claim.csv"),
+    "timing-cifar10": lambda reports: profile_timing(reports / CIFAR10 / "timing.json"),
     "hardware-cifar10": embed(f"{CIFAR10}/hardware/hardware.md"),
     "benchmarks": benchmarks,
 }

@@ -26,4 +26,6 @@ def test_recipe_ablation_runs_tiny(tmp_path):
     diff = (nesterov["mcnemar_c"] - nesterov["mcnemar_b"]) / n
     assert abs(diff - (nesterov["test"]["accuracy"] - paper["test"]["accuracy"])) < 1e-9
     block = recipe_ablation(tmp_path)
-    assert block.count("\n| ") == 3 and "| +nesterov |" in block and "(no training)" in block  # a line per variant
+    assert (
+        block.count("\n| ") == 3 and "| +nesterov |" in block and "(no training)" in block
+    )  # a line per variant

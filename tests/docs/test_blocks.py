@@ -120,3 +120,14 @@ def test_a_benchmark_file_without_machine_or_command_is_not_quoted(tmp_path):
     text = BLOCKS["benchmarks"](tmp_path)
     assert "3.21" not in text and "Not quoted (no machine or command recorded): `a.json`." in text
     assert "`python -m benchmarks.b` on cpu x86" in text and "| `speedup` | 1.87 |" in text
+
+
+def test_the_profile_timing_block_gives_minutes_machine_and_command(tmp_path):
+    (tmp_path / "cifar10-cpu").mkdir()
+    machine = {"cpu": "AMD EPYC", "cores": 2, "python": "3.11.7", "versions": {"torch": "2.14.1", "dvc": "3"}}
+    doc = {"command": "time dvc repro", "machine": machine, "cold_dvc_repro_s": 3450.0, "budget_s": 3600}
+    doc["stages"] = {"data@cifar10": 66.0, "pretrain_ann@cifar10-fastvgg": 1500.0}
+    (tmp_path / "cifar10-cpu" / "timing.json").write_text(json.dumps(doc))
+    text = BLOCKS["timing-cifar10"](tmp_path)
+    assert text.startswith("Cold `dvc repro`: **57.5 minutes**, within its 60-minute budget, on AMD EPYC, 2 cores")
+    assert "command: `time dvc repro`" in text and "| `pretrain_ann@cifar10-fastvgg` | 25.0 |" in text

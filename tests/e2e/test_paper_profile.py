@@ -109,7 +109,9 @@ def test_cifar10_cpu_profile_shrunk_runs_every_stage_on_the_jpeg_copy(tmp_path):
     table2 = pd.read_csv(project / "reports/tables/table2.csv")
     assert table2[(table2.dataset == "cifar10") & table2.ours_accuracy.notna()].shape[0] >= 3
     policies = pd.read_csv(project / "reports/tables/exit_policies.csv")
-    assert {"cifar10-resnet19", "cifar10-resnet18", "cifar10-fastvgg", "cifar10-fastvgg-tet"} <= set(policies.run)
+    assert {"cifar10-resnet19", "cifar10-resnet18", "cifar10-fastvgg", "cifar10-fastvgg-tet"} <= set(
+        policies.run
+    )
     claim = pd.read_csv(project / "reports/tables/claim.csv")
     assert set(claim.budget_timesteps) == {2.0, 4.0}  # T/2 of the direct (T = 4) and converted (T = 8) runs
     hardware = pd.read_csv(project / "reports/hardware/hardware.csv")

@@ -27,11 +27,19 @@ def test_points_within_half_t_are_chosen_on_validation_and_tested_by_mcnemar():
     assert topk["mcnemar_p_holm"] == pytest.approx(0.5) and fixed["mcnemar_p_holm"] == 1.0
     assert (entropy["param"], entropy["mcnemar_b"], entropy["mcnemar_c"]) == (0.5, 0, 0)
     assert tidy["below_full"].tolist() == [False] * 4
+    # paired t interval of fixed T = 2's difference: d = -1 on 2 of 20 inputs, mean -0.1, s_d =
+    # sqrt((2 * 0.81 + 18 * 0.01) / 19) = 0.30779, half width t(0.975, 19) 2.09302 * s_d / sqrt(20) = 0.14405
+    assert (fixed["delta_low"], fixed["delta_high"]) == pytest.approx((-24.405, 4.405), abs=1e-3)
+    assert (entropy["delta_low"], entropy["delta_high"]) == (0.0, 0.0)  # no discordant input: exact
 
 
 def test_best_within_prefers_accuracy_then_fewer_steps():
     points = pd.DataFrame(
-        {"param": [1.0, 2.0, 3.0, 4.0], "accuracy": [0.8, 0.9, 0.9, 0.95], "avg_timesteps": [1.0, 1.9, 1.5, 2.5]}
+        {
+            "param": [1.0, 2.0, 3.0, 4.0],
+            "accuracy": [0.8, 0.9, 0.9, 0.95],
+            "avg_timesteps": [1.0, 1.9, 1.5, 2.5],
+        }
     )
     assert best_within(points, 2.0)["param"] == 3.0  # 90 % at 1.5 steps beats 90 % at 1.9; 95 % is over
     assert best_within(points, 0.5) is None
@@ -48,12 +56,17 @@ def test_sentences_say_below_or_not_with_counts_and_p():
     base.update(run="r", model="M", method="direct", T=4, budget_timesteps=2.0, n_val=10, n_test=1000,
                 full_accuracy=90.0, status="reached", accuracy_low=80.0, accuracy_high=90.0)  # fmt: skip
     below = {**base, "policy": "seenn1", "policy_label": "SEENN-I", "param": 0.9, "accuracy": 88.0,
-             "avg_timesteps": 1.5, "delta_accuracy_vs_full": -2.0, "mcnemar_b": 30, "mcnemar_c": 10,
-             "mcnemar_p": 0.002, "mcnemar_p_holm": 0.004, "below_full": True}  # fmt: skip
+             "avg_timesteps": 1.5, "delta_accuracy_vs_full": -2.0, "delta_low": -3.2, "delta_high": -0.8,
+             "mcnemar_b": 30, "mcnemar_c": 10, "mcnemar_p": 0.002, "mcnemar_p_holm": 0.004, "below_full": True}  # fmt: skip
     kept = {**below, "policy": "topk", "policy_label": "Top-K", "mcnemar_b": 12, "mcnemar_c": 10,
             "mcnemar_p": 0.83, "mcnemar_p_holm": 0.83, "below_full": False}  # fmt: skip
     text = claim_sentences(pd.DataFrame([below, kept], columns=COLUMNS))
     assert "SEENN-I (0.9): 1.50 average timesteps" in text
-    assert "(b 30, c 10; McNemar p = 0.002, Holm-adjusted p = 0.004): significantly below full T." in text
+    counts = "(b 30, c 10; McNemar p = 0.002, Holm-adjusted p = 0.004): significantly below full T."
+    assert f"Δ -2.00 points [-3.20, -0.80] {counts}" in text
     assert "Top-K (0.9)" in text and "not significantly below full T." in text
     assert text.endswith("at ≤ T/2: Top-K.")
+    # the summary first: Top-K is not below full T, so one network of one keeps it; both drops are -2.00
+    # points, the first (SEENN-I) is named
+    assert text.startswith("**At ≤ T/2 average timesteps, some exit rule keeps the full-T accuracy on 1 of 1")
+    assert "** Smallest drop: SEENN-I on `r`, -2.00 points [-3.20, -0.80] at 1.50 of 4 timesteps" in text
