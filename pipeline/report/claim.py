@@ -12,7 +12,6 @@ Holm-adjusted over the table. "Significantly below full T" reads the adjusted p 
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from pipeline.exits.stats import holm, paired_t
@@ -26,6 +25,7 @@ from pipeline.report.exit_policies import (
     _versus_full,
     effective_timesteps,
     policy_order,
+    tested_point,
 )
 from pipeline.report.results import RunResult
 
@@ -77,11 +77,7 @@ def _chosen(run: RunResult, policy: str, budget: float) -> tuple[str, pd.Series 
     chosen = best_within(run.val_policy_rows(policy), budget)
     if chosen is None:
         return NOT_REACHED, None
-    test = run.policy_rows(policy)
-    hit = test[np.isclose(test["param"], float(chosen["param"]))]
-    if hit.empty:
-        raise ValueError(f"run {run.run}: {policy} at {chosen['param']:g} is in val_sweep.csv, not sweep.csv")
-    return REACHED, pd.concat([hit.iloc[0], chosen[["accuracy", "avg_timesteps"]].add_prefix("val_")])
+    return REACHED, tested_point(run, policy, chosen)
 
 
 def _delta_interval(run: RunResult, policy: str, param: float) -> dict:

@@ -160,13 +160,19 @@ def _choose(run: RunResult, policy: str, target: float) -> tuple[str, pd.Series 
     chosen = matched_point(run.val_policy_rows(policy), target)
     if chosen is None:
         return NOT_REACHED, None
+    return REACHED, tested_point(run, policy, chosen)
+
+
+def tested_point(run: RunResult, policy: str, chosen: pd.Series) -> pd.Series:
+    """The test-set sweep row of a point chosen on validation (`chosen`: its val_sweep.csv row), with the
+    validation accuracy and average timesteps beside it as `val_accuracy`, `val_avg_timesteps`."""
     test = run.policy_rows(policy)
     hit = test[np.isclose(test["param"], float(chosen["param"]))]
     if hit.empty:
         raise ValueError(
             f"run {run.run}: {policy} at {chosen['param']:g} is in val_sweep.csv but not in sweep.csv"
         )
-    return REACHED, pd.concat([hit.iloc[0], chosen[["accuracy", "avg_timesteps"]].add_prefix("val_")])
+    return pd.concat([hit.iloc[0], chosen[["accuracy", "avg_timesteps"]].add_prefix("val_")])
 
 
 def _point_row(run: RunResult, policy: str, point: pd.Series) -> dict:
