@@ -257,7 +257,8 @@ class SpeedParams:
         "channels-last memory format through the network: auto (on for CUDA) | true | false", default="auto"
     )
     fused_neurons: typing.Any = rule(
-        "LIF time loop as one fused function with a hand-written backward: auto (on for CUDA) | true | false",
+        "LIF time loop and QCFS activation each as one fused function with a hand-written backward: "
+        "auto (on for CUDA) | true | false",
         default="auto",
     )
     data_on_device: typing.Any = rule(

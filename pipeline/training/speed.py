@@ -18,13 +18,14 @@ from torch import nn
 from pipeline.core.config import SpeedParams
 from pipeline.core.execution import speed_switches
 from pipeline.snn.neurons import LIF
+from pipeline.snn.qcfs import QCFS
 
 
 @dataclass(frozen=True)
 class Speed:
     amp: bool = False  # bf16 autocast of conv/linear (neurons and loss stay fp32)
     channels_last: bool = False  # NHWC frames through the whole network
-    fused_neurons: bool = False  # LIF time loop as one autograd node (pipeline/snn/fused_lif.py)
+    fused_neurons: bool = False  # LIF time loop (pipeline/snn/fused_lif.py) and QCFS as one autograd node each
     data_on_device: bool = False  # in-memory datasets moved to the device once (pipeline/data/feed.py)
     compile: bool = False  # torch.compile the fused loop
 
@@ -44,6 +45,8 @@ class Speed:
             if isinstance(module, LIF):
                 module.fused = self.fused_neurons
                 module.compiled = self.fused_neurons and self.compile
+            elif isinstance(module, QCFS):
+                module.fused = self.fused_neurons
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
         return model

@@ -26,9 +26,16 @@ def _single_thread():
 
 
 # -- QCFS activation ----------------------------------------------------------------------------------
-def test_qcfs_forward_hand_values():
-    """L = 4, lambda = 8: y = 8 * clamp(floor(x * 4 / 8 + 0.5) / 4, 0, 1) on hand-picked x."""
-    q = QCFS(levels=4, lambda_init=8.0)
+def _qcfs(levels: int, lam: float, fused: bool) -> QCFS:
+    q = QCFS(levels=levels, lambda_init=lam)
+    q.fused = fused
+    return q
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_qcfs_forward_hand_values(fused):
+    """L = 4, lambda = 8: y = 8 * clamp(floor(x * 4 / 8 + 0.5) / 4, 0, 1) on hand-picked x (both paths)."""
+    q = _qcfs(4, 8.0, fused)
     x = torch.tensor([-3.0, -1.0, 0.0, 0.9, 1.0, 3.0, 5.0, 6.9, 7.0, 10.0])
     # x=-3: floor(-1.0)=-1 -> clamp 0 -> 0     x=-1: floor(0.0)=0 -> 0      x=0: floor(0.5)=0 -> 0
     # x=0.9: floor(0.95)=0 -> 0                x=1: floor(1.0)=1 -> 8/4=2   x=3: floor(2.0)=2 -> 8*2/4=4
@@ -51,9 +58,10 @@ def test_qcfs_shape_and_levels_validation():
         QCFS(levels=0)
 
 
-def test_qcfs_straight_through_gradients():
+@pytest.mark.parametrize("fused", [False, True])
+def test_qcfs_straight_through_gradients(fused):
     """dy/dx = 1 inside the clip range, 0 outside; dy/dlambda = q - x/lambda inside, 1 above, 0 below."""
-    q = QCFS(levels=4, lambda_init=8.0)
+    q = _qcfs(4, 8.0, fused)
     x = torch.tensor([-3.0, 3.0, 5.0, 10.0], requires_grad=True)
     y = q(x)
     gx, glam = torch.autograd.grad(y.sum(), [x, q.lam], retain_graph=True)
@@ -66,6 +74,36 @@ def test_qcfs_straight_through_gradients():
     assert per_elem == pytest.approx([0.0, 0.125, 0.125, 1.0])
     assert glam.item() == pytest.approx(1.25)
     assert q.lam.requires_grad and isinstance(q.lam, nn.Parameter)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_qcfs_gradient_band_is_levels_1_to_L_minus_1(fused):
+    """torch.clamp passes the gradient only strictly between its bounds, so the input gradient is 1 exactly
+    where the level floor(x L / lambda + 1/2) is 1..L-1. L = 4, lambda = 8 (levels by hand):
+    x = 0.9 -> floor(0.95) = 0 (out); 1.0 -> 1 (in); 6.9 -> floor(3.95) = 3 (in); 7.0 -> 4 (out).
+    dL/dlambda of sum(y): 1.0 -> 0.25 - 1/8 = 0.125; 6.9 -> 0.75 - 6.9/8 = -0.1125; 7.0 -> 1; total 1.0125."""
+    q = _qcfs(4, 8.0, fused)
+    x = torch.tensor([0.9, 1.0, 6.9, 7.0], requires_grad=True)
+    gx, glam = torch.autograd.grad(q(x).sum(), [x, q.lam])
+    assert gx.tolist() == [0.0, 1.0, 1.0, 0.0]
+    assert glam.item() == pytest.approx(1.0125)
+
+
+def test_fused_qcfs_matches_reference_path():
+    """The fused node gives the reference path's output and input gradient bit for bit, and its lambda
+    gradient to float rounding, on a [T, N, C, H, W] map with every level and both clips present."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 16, 8, 5, 5) * 5
+    g = torch.randn_like(x)
+    grads = []
+    for fused in (False, True):
+        q = _qcfs(4, 4.0, fused)
+        xi = x.clone().requires_grad_()
+        y = q(xi)
+        grads.append((y.detach(), *torch.autograd.grad((y * g).sum(), [xi, q.lam])))
+    (y0, gx0, gl0), (y1, gx1, gl1) = grads
+    assert torch.equal(y0, y1) and torch.equal(gx0, gx1)
+    assert gl1.item() == pytest.approx(gl0.item(), rel=1e-5)
 
 
 # -- conversion --------------------------------------------------------------------------------------

@@ -189,3 +189,25 @@ def test_throughput_benchmark_runs_and_prints_its_summary_line():
     lines = proc.stdout.strip().splitlines()
     assert re.fullmatch(r"model=resnet19 T=4 baseline_ips=[\d.]+ fast_ips=[\d.]+ speedup=[\d.]+", lines[-1])
     assert any("fast_deterministic" in line for line in lines)
+
+
+def test_fused_switch_fuses_qcfs_and_trains_the_same_weights():
+    """`fused_neurons` also turns every QCFS activation into its fused node; three SGD steps of a QCFS
+    FastVGG then end at the reference path's weights up to float rounding."""
+    from pipeline.snn.qcfs import QCFS
+
+    weights = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        model = build_model("fastvgg", 10, 3, 8, lambda: QCFS(4, 4.0), 0.125)
+        Speed(fused_neurons=fused).prepare_model(model)
+        assert all(m.fused == fused for m in model.modules() if isinstance(m, QCFS))
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        for step in range(3):
+            x = torch.rand(1, 4, 3, 8, 8, generator=torch.Generator().manual_seed(step))
+            loss = model(x).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.allclose(weights[0], weights[1], atol=1e-5)
