@@ -27,28 +27,44 @@ class _FloorSTE(torch.autograd.Function):
         return grad
 
 
+def _flat_layout(t: torch.Tensor) -> bool:
+    """Whether `t`'s elements fill its memory without gaps: contiguous, or channels-last `[N, C, H, W]`."""
+    return t.is_contiguous() or (t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last))
+
+
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """sum(a * b) of two same-shaped tensors: one BLAS dot over the memory of both when they are dense
+    with the same strides (e.g. both channels-last), else the elementwise product summed."""
+    if a.stride() == b.stride() and (_flat_layout(a) and _flat_layout(b)):
+        flat = (a.numel(),), (1,)
+        return torch.dot(a.as_strided(*flat, a.storage_offset()), b.as_strided(*flat, b.storage_offset()))
+    return (a * b).sum()
+
+
 class _FusedQCFS(torch.autograd.Function):
     """QCFS forward in place on one buffer; backward from the saved input and output (any shape)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, lam: torch.Tensor, levels: int) -> torch.Tensor:
         # integer level q = clamp(floor(x L / lam + 0.5), 0, L), then y = q lam / L
-        q = torch.mul(x, levels / lam).add_(0.5).floor_().clamp_(0, levels)
-        y = q.mul_(lam / levels)
-        ctx.save_for_backward(x, lam, y)
+        step = lam / levels
+        y = torch.mul(x, 1.0 / step).add_(0.5).floor_().clamp_(0, levels).mul_(step)
+        ctx.save_for_backward(x, y, lam, step)
         ctx.levels = levels
         return y
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        x, lam, y = ctx.saved_tensors
-        levels = ctx.levels
-        # the band where torch.clamp passes the gradient in the reference path: strictly inside (0, 1),
-        # i.e. level floor(x L / lam + 0.5) in [1, L - 1]: x in [lam / 2L, lam (L - 1/2) / L)
-        band = (x >= 0.5 * lam / levels) & (x < lam * (levels - 0.5) / levels)
-        grad_x = grad * band
+        x, y, lam, step = ctx.saved_tensors
+        # the reference path's torch.clamp passes the gradient strictly between its bounds: levels 1..L-1,
+        # i.e. 0 < y < L * step (the top level's exact float, as the forward computed it); hardtanh's
+        # backward is that mask and the product in one kernel
+        if grad.stride() != y.stride():  # in y's memory layout, so that both dots below are BLAS dots
+            grad = torch.empty_like(y).copy_(grad)
+        top = float(step * ctx.levels)
+        grad_x = torch.ops.aten.hardtanh_backward(grad, y, 0.0, top)
         # dL/dlam = sum(g y - g band x) / lam
-        grad_lam = ((grad * y).sum() - (grad_x * x).sum()) / lam
+        grad_lam = (_dot(grad, y) - _dot(grad_x, x)) / lam
         return grad_x, grad_lam.reshape(lam.shape), None
 
 

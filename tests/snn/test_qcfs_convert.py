@@ -89,12 +89,16 @@ def test_qcfs_gradient_band_is_levels_1_to_L_minus_1(fused):
     assert glam.item() == pytest.approx(1.0125)
 
 
-def test_fused_qcfs_matches_reference_path():
+@pytest.mark.parametrize("layout", ["contiguous 5-d", "channels-last input, contiguous gradient"])
+def test_fused_qcfs_matches_reference_path(layout):
     """The fused node gives the reference path's output and input gradient bit for bit, and its lambda
-    gradient to float rounding, on a [T, N, C, H, W] map with every level and both clips present."""
+    gradient to float rounding, on a map with every level and both clips present: a [T, N, C, H, W]
+    one, and a channels-last [N, C, H, W] one whose incoming gradient has the other layout."""
     torch.manual_seed(0)
     x = torch.randn(1, 16, 8, 5, 5) * 5
     g = torch.randn_like(x)
+    if layout.startswith("channels-last"):
+        x, g = x[0].contiguous(memory_format=torch.channels_last), g[0].contiguous()
     grads = []
     for fused in (False, True):
         q = _qcfs(4, 4.0, fused)
