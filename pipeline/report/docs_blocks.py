@@ -253,6 +253,22 @@ def recipe_ablation(reports: Path) -> str:
     return _table(header, rows) + "\n\n" + note
 
 
+def qcfs_speed(reports: Path) -> str:
+    """The fused QCFS activation against the reference path: `reports/benchmarks/qcfs_speed.json`."""
+    path = reports / "benchmarks" / "qcfs_speed.json"
+    if not path.is_file():
+        return f"`{path.name}` is not committed yet: run `python -m benchmarks.qcfs_speed --out {path}`."
+    doc = json.loads(path.read_text())
+    ref, fused = (doc["paths"][k]["images_per_s"] for k in ("reference", "fused"))
+    return (
+        f"QCFS `{doc['model']}` at width {doc['width']}, batch {doc['batch_size']}, "
+        f"{doc['input_size']}x{doc['input_size']} inputs, channels-last: the reference path trains "
+        f"{ref:.0f} images/s, the fused one {fused:.0f} images/s, **{doc['speedup']:.2f}x** (median of "
+        f"{doc['steps']} alternating steps each). `{doc['command']}` on {doc['machine'].get('cpu')}, "
+        f"{doc['machine'].get('threads')} threads."
+    )
+
+
 def profile_timing(path: Path) -> str:
     """A profile's measured cold `dvc repro`, from its committed `timing.json` (command, machine, seconds,
     and the seconds of each stage, from the finish times of the stages' outputs)."""
@@ -292,6 +308,7 @@ def claim_block(path: Path) -> str:
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "recipe-ablation": recipe_ablation,
+    "qcfs-speed": qcfs_speed,
     "results-embedded": headline,
     "results-cifar10": lambda reports: headline(reports / CIFAR10, f"reports/{CIFAR10}"),
     **{f"table{i}-embedded": embed(f"tables/table{i}.md") for i in range(1, 6)},
