@@ -1,6 +1,6 @@
 """QCFS training speed: one SGD step of a QCFS ANN (forward, backward, Nesterov update) on the reference
 path (the activation as six autograd nodes) against the fused path (one node with a hand-written
-backward, speed switch `fused_neurons`), in the same run.
+backward, speed switch `fused_qcfs`), in the same run.
 
 The two paths alternate step by step on one fixed batch of random CIFAR-sized images (channels-last, as
 the CIFAR-10 CPU profile trains), each on its own model from the same seed, and the median step time of
@@ -30,7 +30,7 @@ def _trainer(model_name: str, width: float, size: int, fused: bool):
     """A closure that runs one training step of a fresh QCFS model on the fixed batch."""
     torch.manual_seed(0)
     model = build_model(model_name, 10, 3, size, lambda: QCFS(4, 4.0), width)
-    speed = Speed(channels_last=True, fused_neurons=fused)
+    speed = Speed(channels_last=True, fused_qcfs=fused)
     speed.prepare_model(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
     return model, speed, opt

@@ -7,7 +7,7 @@ dvc.lock says which path produced each model."""
 from pipeline.core.rules import ParamsError
 from pipeline.core.sections import Params, SpeedParams
 
-SPEED_KEYS = ("amp", "channels_last", "fused_neurons", "data_on_device", "compile")
+SPEED_KEYS = ("amp", "channels_last", "fused_neurons", "data_on_device", "compile", "fused_qcfs")
 
 
 def device_for(device: str, cuda_available: bool) -> str:
@@ -25,7 +25,9 @@ def speed_switches(params: SpeedParams, device: str) -> dict[str, bool]:
     """Each speed switch on or off for `device`: `auto` turns on everything on CUDA and only device-held
     data on a CPU (measured: the others change float rounding there and buy little; docs "Speed and GPUs")."""
     cuda = device == "cuda" or device.startswith("cuda:")
-    auto = dict(amp=cuda, channels_last=cuda, fused_neurons=cuda, data_on_device=True, compile=cuda)
+    auto = dict(
+        amp=cuda, channels_last=cuda, fused_neurons=cuda, data_on_device=True, compile=cuda, fused_qcfs=cuda
+    )
     return {k: auto[k] if getattr(params, k) == "auto" else bool(getattr(params, k)) for k in SPEED_KEYS}
 
 

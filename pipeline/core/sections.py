@@ -257,8 +257,7 @@ class SpeedParams:
         "channels-last memory format through the network: auto (on for CUDA) | true | false", default="auto"
     )
     fused_neurons: typing.Any = rule(
-        "LIF time loop and QCFS activation each as one fused function with a hand-written backward: "
-        "auto (on for CUDA) | true | false",
+        "LIF time loop as one fused function with a hand-written backward: auto (on for CUDA) | true | false",
         default="auto",
     )
     data_on_device: typing.Any = rule(
@@ -268,6 +267,10 @@ class SpeedParams:
     )
     compile: typing.Any = rule(
         "torch.compile the fused neuron loop: auto (on for CUDA) | true | false", default="auto"
+    )
+    fused_qcfs: typing.Any = rule(
+        "QCFS activation as one fused function with a hand-written backward: auto (on for CUDA) | true | false",
+        default="auto",
     )
 
 

@@ -5,7 +5,7 @@ y = lambda * clamp(floor(x * L / lambda + 0.5) / L, 0, 1), lambda learnable, str
 
 Two paths compute it. The reference path is the formula as autograd sees it (six elementwise nodes, each
 keeping its input for the backward pass). The fused path (`fused = True`, set by the speed switch
-`fused_neurons`) is one autograd node with the gradient written out by hand: with the straight-through
+`fused_qcfs`) is one autograd node with the gradient written out by hand: with the straight-through
 floor, inside the band of levels 1..L-1 (where torch.clamp passes the gradient: strictly between its
 bounds) dy/dx = 1 and dy/dlambda = y/lambda - x/lambda; outside it dy/dx = 0 and dy/dlambda = y/lambda
 (0 at level 0, 1 at level L). Same values, other float rounding in the lambda gradient.
@@ -77,7 +77,7 @@ class QCFS(nn.Module):
             raise ValueError(f"QCFS levels must be >= 1, got {levels}")
         self.levels = levels
         self.lam = nn.Parameter(torch.tensor(float(lambda_init)))  # the clip value, later the IF threshold
-        self.fused = False  # one autograd node (speed switch fused_neurons); same values, other rounding
+        self.fused = False  # one autograd node (speed switch fused_qcfs); same values, other rounding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fused:

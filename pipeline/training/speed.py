@@ -25,9 +25,10 @@ from pipeline.snn.qcfs import QCFS
 class Speed:
     amp: bool = False  # bf16 autocast of conv/linear (neurons and loss stay fp32)
     channels_last: bool = False  # NHWC frames through the whole network
-    fused_neurons: bool = False  # LIF time loop (pipeline/snn/fused_lif.py) and QCFS as one autograd node each
+    fused_neurons: bool = False  # LIF time loop as one autograd node (pipeline/snn/fused_lif.py)
     data_on_device: bool = False  # in-memory datasets moved to the device once (pipeline/data/feed.py)
     compile: bool = False  # torch.compile the fused loop
+    fused_qcfs: bool = False  # each QCFS activation as one autograd node (pipeline/snn/qcfs.py)
 
     @classmethod
     def fast(cls, device: str) -> "Speed":
@@ -46,7 +47,7 @@ class Speed:
                 module.fused = self.fused_neurons
                 module.compiled = self.fused_neurons and self.compile
             elif isinstance(module, QCFS):
-                module.fused = self.fused_neurons
+                module.fused = self.fused_qcfs
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
         return model

@@ -68,6 +68,7 @@ def test_cpu_and_gpu_runs_have_different_cache_keys(tmp_path, monkeypatch):
             "fused_neurons": False,
             "data_on_device": True,
             "compile": False,
+            "fused_qcfs": False,
         },
     }
     on_cpu = _params_hash(tmp_path, "train_snn@r19")

@@ -88,7 +88,7 @@ def test_channels_last_reaches_every_convolution():
 def test_auto_switches_by_device():
     """auto: device data everywhere; bf16, channels-last and the compiled fused loop on CUDA only."""
     assert resolve_speed(SpeedParams(), "cpu") == Speed(data_on_device=True)
-    assert resolve_speed(SpeedParams(), "cuda") == Speed(True, True, True, True, True)
+    assert resolve_speed(SpeedParams(), "cuda") == Speed(True, True, True, True, True, True)
     assert resolve_speed(SpeedParams(fused_neurons=False, amp=True), "cpu") == Speed(
         amp=True, data_on_device=True
     )
@@ -192,7 +192,7 @@ def test_throughput_benchmark_runs_and_prints_its_summary_line():
 
 
 def test_fused_switch_fuses_qcfs_and_trains_the_same_weights():
-    """`fused_neurons` also turns every QCFS activation into its fused node; three SGD steps of a QCFS
+    """`fused_qcfs` turns every QCFS activation into its fused node; three SGD steps of a QCFS
     FastVGG then end at the reference path's weights up to float rounding."""
     from pipeline.snn.qcfs import QCFS
 
@@ -200,7 +200,7 @@ def test_fused_switch_fuses_qcfs_and_trains_the_same_weights():
     for fused in (False, True):
         torch.manual_seed(0)
         model = build_model("fastvgg", 10, 3, 8, lambda: QCFS(4, 4.0), 0.125)
-        Speed(fused_neurons=fused).prepare_model(model)
+        Speed(fused_qcfs=fused).prepare_model(model)
         assert all(m.fused == fused for m in model.modules() if isinstance(m, QCFS))
         opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
         for step in range(3):
