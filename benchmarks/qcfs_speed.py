@@ -27,7 +27,7 @@ from pipeline.training.speed import Speed
 
 
 def _trainer(model_name: str, width: float, size: int, fused: bool):
-    """A closure that runs one training step of a fresh QCFS model on the fixed batch."""
+    """A fresh QCFS model (seed 0) on one speed path, with its Speed and its Nesterov SGD optimiser."""
     torch.manual_seed(0)
     model = build_model(model_name, 10, 3, size, lambda: QCFS(4, 4.0), width)
     speed = Speed(channels_last=True, fused_qcfs=fused)
