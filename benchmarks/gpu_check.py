@@ -6,7 +6,7 @@ a. throughput: the training throughput ablation of benchmarks/train_throughput.p
    (`speed: auto`), each switch alone, the compiled fused loop, and the fast path in deterministic mode.
 b. training: FastVGG at full width, T = 4, trained on CIFAR-10 with the CPU profile's fast recipe
    (profiles/cifar10-cpu.yaml `direct.cifar10-fastvgg-tet`: TET loss with label smoothing, triangle
-   surrogate, Nesterov SGD, warm-up + cosine, translate + flip; batch 256
+   surrogate, Nesterov SGD, warm-up + cosine, translate + flip; not its timestep curriculum; batch 256
    with the learning rate scaled linearly from the profile's batch) for as many epochs as fit in
    `--train-s`; then the test accuracy per T with Wilson 95 % intervals on the whole test set, and the
    SEENN-I sweep and AET on the saved per-step logits (`timestep_logits.npz`, also written to `--out`).

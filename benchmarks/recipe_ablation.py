@@ -41,6 +41,27 @@ def variants() -> dict[str, dict]:
     return out
 
 
+def accuracy_cell(hits) -> dict:
+    """Accuracy of a boolean per-input correctness vector with its 95 % Wilson interval and n."""
+    from pipeline.exits.stats import wilson_interval
+
+    k, n = int(hits.sum()), len(hits)
+    low, high = wilson_interval(k, n)
+    return {"accuracy": k / n, "low": low, "high": high, "n": n}
+
+
+def paired_counts(reference, hits) -> dict:
+    """The exact McNemar test of `hits` against `reference` on the same inputs: b (right in the reference
+    only), c (right in `hits` only) and the two-sided p."""
+    from pipeline.exits.stats import mcnemar_exact
+
+    return {
+        "mcnemar_b": int((reference & ~hits).sum()),
+        "mcnemar_c": int((~reference & hits).sum()),
+        "mcnemar_p": mcnemar_exact(reference, hits),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=Path("profiles/cifar10-cpu.yaml"))
@@ -61,7 +82,6 @@ def main(argv: list[str] | None = None) -> dict:
     from pipeline.core.config import parse_params
     from pipeline.data import prepare_dataset
     from pipeline.data.prepared import to_sequence
-    from pipeline.exits.stats import mcnemar_exact, wilson_interval
     from pipeline.training.feeds import eval_feed
     from pipeline.training.context import Execution
     from pipeline.training.loop import evaluate
@@ -101,15 +121,10 @@ def main(argv: list[str] | None = None) -> dict:
         for label, (got, secs) in evaluated.items():
             correct[label] = got["test"]
             row = {"variant": label, "train_seconds": round(secs, 1)}
-            for split, hits in got.items():
-                k, n = int(hits.sum()), len(hits)
-                low, high = wilson_interval(k, n)
-                row[split] = {"accuracy": k / n, "low": low, "high": high, "n": n}
+            row.update({split: accuracy_cell(hits) for split, hits in got.items()})
             if label != "paper":
                 row["test_minus_paper_pts"] = 100 * (np.mean(got["test"]) - np.mean(correct["paper"]))
-                row["mcnemar_b"] = int((correct["paper"] & ~got["test"]).sum())
-                row["mcnemar_c"] = int((~correct["paper"] & got["test"]).sum())
-                row["mcnemar_p"] = mcnemar_exact(correct["paper"], got["test"])
+                row.update(paired_counts(correct["paper"], got["test"]))
             rows.append(row)
             t = row["test"]
             print(

@@ -63,11 +63,18 @@ def _default_kernels(device: str) -> None:
 
 def recipe(s: Settings) -> tuple[DirectRun, dict, float]:
     """The profile's run at `s.width` and `s.batch_size` (learning rate scaled linearly with the
-    batch, the released code's rule), its sweep settings and the profile's batch size."""
+    batch, the released code's rule) without its timestep curriculum (the time box plans epochs at T, and
+    on a GPU short sequences save far less), its sweep settings and the profile's batch size."""
     params = parse_params(yaml.safe_load(PROFILE.read_text()))
     paper = params.direct[RUN]
     run = replace(
-        paper, width=s.width, T=s.T, batch_size=s.batch_size, lr=paper.lr * s.batch_size / paper.batch_size
+        paper,
+        width=s.width,
+        T=s.T,
+        batch_size=s.batch_size,
+        lr=paper.lr * s.batch_size / paper.batch_size,
+        curriculum_T=0,
+        curriculum_epochs=0,
     )
     sweep = params.sweep
     alphas = sorted({*map(float, sweep.alphas), float(s.alpha)})
@@ -184,8 +191,8 @@ def training_part(s: Settings, device: str, deadline: float, hard_end: float, sh
     _default_kernels(device)
     result: dict = {
         "data": {"source": source, "train": len(data.y_train), "test": len(data.y_test), "load_s": load_s},
-        "recipe": f"profiles/paper.yaml direct.{RUN} at batch {paper.batch_size}, lr {paper.lr:g}, "
-        f"with the learning rate scaled linearly to this batch",
+        "recipe": f"profiles/{PROFILE.name} direct.{RUN} at batch {paper.batch_size}, lr {paper.lr:g}, "
+        f"with the learning rate scaled linearly to this batch, without its timestep curriculum",
         "speed": asdict(speed),
     }
     try:

@@ -189,6 +189,8 @@ def parse_params(raw: Any) -> Params:
     for section, runs in (("conversion", conversion), ("direct", direct), ("released", released)):
         for name, run in runs.items():
             _check_architecture(f"{section}.{name}", run)
+    for name, run in direct.items():
+        _check_curriculum(f"direct.{name}", run)
     frames = {"digits_dvs": params.data.digits_dvs.frames, "cifar10_dvs": params.data.cifar10_dvs.frames}
     for section, runs in (("conversion", conversion), ("direct", direct)):
         for name, run in runs.items():
@@ -245,6 +247,26 @@ def _check_architecture(prefix: str, run: Any) -> None:
         _fail(f"{prefix}.vgg_head", run.vgg_head, "gap: only vgg16 has this option")
     if getattr(run, "ema", 0) > 0 and getattr(run, "select", "last") != "last":
         _fail(f"{prefix}.ema", run.ema, "0 when select is best_holdout (a run keeps one set of weights)")
+
+
+def _check_curriculum(prefix: str, run: Any) -> None:
+    """A timestep curriculum is both keys or neither: fewer steps than T for fewer epochs than `epochs`."""
+    if run.curriculum_epochs == 0:
+        if run.curriculum_T != 0:
+            _fail(
+                f"{prefix}.curriculum_T", run.curriculum_T, "0 while curriculum_epochs is 0 (no curriculum)"
+            )
+        return
+    if not 1 <= run.curriculum_T < run.T:
+        _fail(
+            f"{prefix}.curriculum_T", run.curriculum_T, f"1 to T - 1 = {run.T - 1} with curriculum_epochs > 0"
+        )
+    if run.curriculum_epochs >= run.epochs:
+        _fail(
+            f"{prefix}.curriculum_epochs",
+            run.curriculum_epochs,
+            f"fewer than epochs = {run.epochs} (the last epochs train at T)",
+        )
 
 
 def _check_seenn2(s: "SeennIIParams", direct: dict, data: "DataParams | None" = None) -> None:

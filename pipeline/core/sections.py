@@ -90,9 +90,13 @@ class TrainingParams:
     stem_pool: str = _stem_pool_rule()
     vgg_head: str = _vgg_head_rule()
     # the fast recipe's ingredients (docs/recipe.md); all off = the paper's recipe
-    label_smoothing: float = rule("label smoothing of the cross-entropy (0 = none)", low=0, high=1, high_open=True, default=0.0)
+    label_smoothing: float = rule(
+        "label smoothing of the cross-entropy (0 = none)", low=0, high=1, high_open=True, default=0.0
+    )
     nesterov: bool = rule("Nesterov momentum", default=False)
-    warmup_epochs: float = rule("epochs of linear learning-rate warm-up before the cosine decay", low=0, default=0.0)
+    warmup_epochs: float = rule(
+        "epochs of linear learning-rate warm-up before the cosine decay", low=0, default=0.0
+    )
     ema: float = rule(
         "per-step decay of an exponential moving average of the weights, which replace the trained ones at "
         "the end (0 = off; e.g. 0.99)",
@@ -107,7 +111,9 @@ class TrainingParams:
         default=False,
     )
     calibration_per_class: int = rule(
-        "in-memory data: training images per class in SNNCutoff's calibration outputs (0 = all)", low=0, default=0
+        "in-memory data: training images per class in SNNCutoff's calibration outputs (0 = all)",
+        low=0,
+        default=0,
     )
 
 
@@ -130,6 +136,16 @@ class DirectRun(TrainingParams):
         "CE on each step's output (code) or on the running mean (paper eq. 11)",
         choices=("per_step", "accumulated"),
         default="per_step",
+    )
+    # the fast recipe's timestep curriculum (docs/recipe.md): cheap short-T epochs first, then T
+    curriculum_T: int = rule(
+        "timestep curriculum: the first `curriculum_epochs` epochs train at this many steps (0 = off)",
+        low=0,
+        high=1000,
+        default=0,
+    )
+    curriculum_epochs: int = rule(
+        "timestep curriculum: how many of the `epochs` train at `curriculum_T` steps", low=0, default=0
     )
 
 

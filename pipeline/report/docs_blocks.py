@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.report.recipe_blocks import p_text as _p
+from pipeline.report.recipe_blocks import qcfs_speed, recipe_ablation, timestep_curriculum
 from pipeline.report.verdicts import verdicts
 
 BEGIN = "<!-- BEGIN GENERATED: {name} -->"
@@ -202,73 +204,6 @@ def benchmarks(reports: Path) -> str:
     return "\n\n".join(parts)
 
 
-def _paired_interval(b: int, c: int, n: int) -> tuple[float, float]:
-    """95 % paired t interval, in points, of an accuracy difference from its McNemar counts: the per-input
-    difference is +1 on the c inputs only the variant gets right, -1 on the b only the other gets right."""
-    import numpy as np
-
-    from pipeline.exits.stats import paired_t
-
-    diff = np.zeros(n)
-    diff[:c], diff[c : c + b] = 1.0, -1.0
-    t = paired_t(diff, np.zeros(n))
-    return 100.0 * t.low, 100.0 * t.high
-
-
-def recipe_ablation(reports: Path) -> str:
-    """The fast recipe's ingredients, each alone on one budget: `reports/benchmarks/recipe_ablation.json`."""
-    path = reports / "benchmarks" / "recipe_ablation.json"
-    if not path.is_file():
-        return "No recipe ablation is committed yet (`python -m benchmarks.recipe_ablation --out ...`)."
-    doc = json.loads(path.read_text())
-
-    def acc(cell: dict) -> str:
-        return f"{100 * cell['accuracy']:.2f} [{100 * cell['low']:.2f}, {100 * cell['high']:.2f}]"
-
-    rows = []
-    for row in doc["rows"]:
-        diff = "—"
-        if "mcnemar_p" in row:
-            low, high = _paired_interval(row["mcnemar_b"], row["mcnemar_c"], row["test"]["n"])
-            diff = (
-                f"{row['test_minus_paper_pts']:+.2f} [{low:+.2f}, {high:+.2f}] "
-                f"(b {row['mcnemar_b']}, c {row['mcnemar_c']}, p {_p(row['mcnemar_p'])})"
-            )
-        seconds = f"{row['train_seconds']:.0f}" if row["train_seconds"] else "(no training)"
-        rows.append([row["variant"], acc(row["val"]), acc(row["test"]), diff, seconds])
-    header = ["recipe", "val. acc. (%)", "test acc. (%)", "test Δ vs paper, pts (McNemar)", "train s"]
-    n_val, n_test = doc["rows"][0]["val"]["n"], doc["rows"][0]["test"]["n"]
-    note = (
-        f"QCFS ANN `{doc['model']}` at width {doc['width']}, {doc['epochs']} epochs on "
-        f"{doc['train_images']:,} training images ({n_val:,} validation, {n_test:,} test images); "
-        "ingredient values "
-        + ", ".join(f"{k} {v}" for k, v in doc["ingredients"].items())
-        + ". Accuracy with its 95 % Wilson interval; Δ: paired difference from the paper's recipe on the "
-        "same test images with its 95 % paired t interval, exact McNemar p (b: right with the paper's "
-        "recipe only, c: with the variant only); "
-        f"one seed; train s: the wall time of one run (runs of the same training here differ by tens of "
-        f"seconds). `{doc['command']}` on {doc['machine'].get('cpu')}, "
-        f"{doc['machine'].get('threads')} threads."
-    )
-    return _table(header, rows) + "\n\n" + note
-
-
-def qcfs_speed(reports: Path) -> str:
-    """The fused QCFS activation against the reference path: `reports/benchmarks/qcfs_speed.json`."""
-    path = reports / "benchmarks" / "qcfs_speed.json"
-    if not path.is_file():
-        return f"`{path.name}` is not committed yet: run `python -m benchmarks.qcfs_speed --out {path}`."
-    doc = json.loads(path.read_text())
-    ref, fused = (doc["paths"][k]["images_per_s"] for k in ("reference", "fused"))
-    return (
-        f"QCFS `{doc['model']}` at width {doc['width']}, batch {doc['batch_size']}, "
-        f"{doc['input_size']}x{doc['input_size']} inputs, channels-last: the reference path trains "
-        f"{ref:.0f} images/s, the fused one {fused:.0f} images/s, **{doc['speedup']:.2f}x** (median of "
-        f"{doc['steps']} alternating steps each). `{doc['command']}` on {doc['machine'].get('cpu')}, "
-        f"{doc['machine'].get('threads')} threads."
-    )
-
-
 def profile_timing(path: Path) -> str:
     """A profile's measured cold `dvc repro`, from its committed `timing.json` (command, machine, seconds,
     and the seconds of each stage, from the finish times of the stages' outputs)."""
@@ -285,10 +220,6 @@ def profile_timing(path: Path) -> str:
         f"dvc {m['versions'].get('dvc')}; command: `{doc['command']}`.\n\n"
         + _table(["stage", "minutes"], rows)
     )
-
-
-def _p(value: float) -> str:
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def claim_block(path: Path) -> str:
@@ -309,6 +240,7 @@ def claim_block(path: Path) -> str:
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "recipe-ablation": recipe_ablation,
     "qcfs-speed": qcfs_speed,
+    "timestep-curriculum": timestep_curriculum,
     "results-embedded": headline,
     "results-cifar10": lambda reports: headline(reports / CIFAR10, f"reports/{CIFAR10}"),
     **{f"table{i}-embedded": embed(f"tables/table{i}.md") for i in range(1, 6)},

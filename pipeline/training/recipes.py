@@ -3,8 +3,9 @@ SNNCutoff's RCS term), and QCFS ANN pre-training followed by conversion to an IF
 network from the run's params, trains it with the one loop (`pipeline.training.loop.fit`) and returns
 it with its test-set outputs."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -46,10 +47,18 @@ def train_config(
 
 
 def _train(
-    model: nn.Module, loss: LossFn, encode: Encode, run, data: PreparedData, seed: int, ctx: TrainingContext
+    model: nn.Module,
+    loss: LossFn,
+    encode: Encode,
+    run,
+    data: PreparedData,
+    seed: int,
+    ctx: TrainingContext,
+    start_epoch: Callable[[int], None] | None = None,
 ):
     """What the two trainings share: the feeds, the RCS term when `run.rcs_weight` > 0 (neuron recorder
-    for an SNN, QCFS recorder for the ANN), then `fit`. Returns the last metrics and the test feed."""
+    for an SNN, QCFS recorder for the ANN), then `fit` (calling `start_epoch(epoch)` before each epoch).
+    Returns the last metrics and the test feed."""
     config = train_config(run, seed, ctx.execution)
     train = training_feed(data, config, ctx.device, ctx.execution)
     test = eval_feed(data, "test", ctx.device, ctx.execution)
@@ -62,6 +71,7 @@ def _train(
         loss = lambda out, y: base(out, y) + run.rcs_weight * regulariser(out, y, recorder)  # noqa: E731
     holdout = eval_feed(data, "holdout", ctx.device, ctx.execution) if run.select == "best_holdout" else None
     task = supervised_task(model, loss, encode, test, ctx.device, ctx.execution.speed, holdout, run.tta_flip)
+    task = replace(task, start_epoch=start_epoch)
     with recorder or nullcontext():
         metrics = fit(task, train, config, ctx)
     return metrics, test
@@ -70,14 +80,21 @@ def _train(
 def train_direct(
     run: DirectRun, data: PreparedData, seed: int, ctx: TrainingContext = TrainingContext()
 ) -> tuple[nn.Module, np.ndarray, dict[str, float]]:
-    """Train an LIF SNN with the TET loss at `run.T` steps; return it, its test logits `[T, N, C]` and the
-    last epoch's metrics."""
+    """Train an LIF SNN with the TET loss at `run.T` steps (the first `run.curriculum_epochs` epochs at
+    `run.curriculum_T`); return it, its test logits `[T, N, C]` and the last epoch's metrics."""
     seed_everything(seed)
     model = build_direct_snn(run, data.info)
-    encode = lambda x: to_sequence(x, data.info, run.T)  # noqa: E731  [T, N, C, H, W]
+    steps = [run.T]  # the timesteps of the current epoch: the curriculum sets it before each epoch
+    encode = lambda x: to_sequence(x, data.info, steps[0])  # noqa: E731  [T, N, C, H, W]
+
+    def start_epoch(epoch: int) -> None:
+        # the LIF starts from a fresh membrane, so a short-T epoch trains the first steps of the T-step net
+        steps[0] = run.curriculum_T if epoch < run.curriculum_epochs else run.T
+
     smoothing = run.label_smoothing
     tet = lambda out, y: tet_loss(out, y, run.tet_lambda, mode=run.tet_mode, label_smoothing=smoothing)  # noqa: E731
-    metrics, test = _train(model, tet, encode, run, data, seed, ctx)
+    metrics, test = _train(model, tet, encode, run, data, seed, ctx, start_epoch)
+    steps[0] = run.T
     return model, evaluate(model, test, encode, ctx.device, ctx.execution.speed, run.tta_flip)[0], metrics
 
 

@@ -227,3 +227,31 @@ def test_ema_and_best_holdout_selection_exclude_each_other():
     with pytest.raises(ParamsError) as err:
         parse_params(params)
     assert "direct.r19.ema = 0.99 is not allowed: 0 when select is best_holdout" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "changes, needle",
+    [
+        ({"curriculum_T": 1}, "direct.r19.curriculum_T = 1 is not allowed: 0 while curriculum_epochs is 0"),
+        ({"curriculum_epochs": 1}, "direct.r19.curriculum_T = 0 is not allowed: 1 to T - 1 = 3"),
+        (
+            {"curriculum_epochs": 1, "curriculum_T": 4},
+            "direct.r19.curriculum_T = 4 is not allowed: 1 to T - 1",
+        ),
+        (
+            {"curriculum_epochs": 3, "curriculum_T": 1},
+            "curriculum_epochs = 3 is not allowed: fewer than epochs = 3",
+        ),
+        ({"curriculum_epochs": -1}, "direct.r19.curriculum_epochs = -1"),
+    ],
+)
+def test_a_timestep_curriculum_needs_fewer_steps_and_epochs_than_the_run(changes, needle):
+    """Both keys or neither; the short T is below T and its epochs leave at least one epoch at T."""
+    params = copy.deepcopy(BASE)
+    params["direct"]["r19"].update(T=4, epochs=3, **changes)
+    with pytest.raises(ParamsError) as err:
+        parse_params(params)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+    params["direct"]["r19"].update(curriculum_T=2, curriculum_epochs=2)
+    run = parse_params(params).direct["r19"]
+    assert (run.curriculum_T, run.curriculum_epochs, run.epochs) == (2, 2, 3)

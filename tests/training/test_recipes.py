@@ -97,3 +97,32 @@ def test_fit_keeps_the_best_holdout_epoch():
     )
     torch.testing.assert_close(model.weight, weights[1])  # epoch 2 (0.9; epoch 4 ties and loses)
     assert metrics["kept_epoch"] == 2 and metrics["holdout_accuracy"] == 0.9
+
+
+def test_timestep_curriculum_trains_the_first_epochs_at_the_short_T():
+    """`curriculum_T: 1, curriculum_epochs: 2` of 3 epochs: every forward pass of the first two epochs
+    (training steps and the epoch's score) sees 1 step, the third epoch's and the recorded outputs T = 3."""
+    from dataclasses import replace
+
+    from pipeline.training.context import TrainingContext
+    from pipeline.training.recipes import train_direct
+
+    seen: list[tuple[int, int, bool]] = []  # (epoch, input steps, training) of each LIF call
+    epoch = [0]
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda m, args: seen.append((epoch[0], args[0].shape[0], m.training)) if isinstance(m, LIF) else None
+    )
+    run = replace(RUN, epochs=3, batch_size=4, curriculum_T=1, curriculum_epochs=2)
+    on_epoch = lambda e, metrics: epoch.__setitem__(0, e + 1)  # noqa: E731
+    try:
+        _, logits, _ = train_direct(run, _data(), seed=0, ctx=TrainingContext(on_epoch=on_epoch))
+    finally:
+        hook.remove()
+    steps = {
+        (e, train): {t for e2, t, tr in seen if (e2, tr) == (e, train)}
+        for e in range(4)
+        for train in (True, False)
+    }
+    assert steps[0, True] == steps[1, True] == steps[0, False] == steps[1, False] == {1}
+    assert steps[2, True] == steps[2, False] == {3}
+    assert steps[3, False] == {3} and logits.shape == (3, 12, 3)  # after training: the recorded outputs

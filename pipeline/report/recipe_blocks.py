@@ -1,0 +1,118 @@
+"""The generated docs blocks of the benchmarks behind the fast recipe (docs/recipe.md): each ingredient
+alone on one budget, the timestep curriculum against plain direct training, and the fused QCFS speed-up;
+each built from its committed JSON under `reports/benchmarks/`."""
+
+import json
+from pathlib import Path
+
+from pipeline.report.markdown import pipe_table
+
+
+def p_text(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _acc(cell: dict) -> str:
+    return f"{100 * cell['accuracy']:.2f} [{100 * cell['low']:.2f}, {100 * cell['high']:.2f}]"
+
+
+def paired_interval(b: int, c: int, n: int) -> tuple[float, float]:
+    """95 % paired t interval, in points, of an accuracy difference from its McNemar counts: the per-input
+    difference is +1 on the c inputs only the variant gets right, -1 on the b only the other gets right."""
+    import numpy as np
+
+    from pipeline.exits.stats import paired_t
+
+    diff = np.zeros(n)
+    diff[:c], diff[c : c + b] = 1.0, -1.0
+    t = paired_t(diff, np.zeros(n))
+    return 100.0 * t.low, 100.0 * t.high
+
+
+def _paired_cell(row: dict, key: str) -> str:
+    """A benchmark row's paired test difference `row[key]` (points) with its interval and McNemar test,
+    or a dash for the reference row (no McNemar counts)."""
+    if "mcnemar_p" not in row:
+        return "—"
+    low, high = paired_interval(row["mcnemar_b"], row["mcnemar_c"], row["test"]["n"])
+    return (
+        f"{row[key]:+.2f} [{low:+.2f}, {high:+.2f}] "
+        f"(b {row['mcnemar_b']}, c {row['mcnemar_c']}, p {p_text(row['mcnemar_p'])})"
+    )
+
+
+def recipe_ablation(reports: Path) -> str:
+    """The fast recipe's ingredients, each alone on one budget: `reports/benchmarks/recipe_ablation.json`."""
+    path = reports / "benchmarks" / "recipe_ablation.json"
+    if not path.is_file():
+        return "No recipe ablation is committed yet (`python -m benchmarks.recipe_ablation --out ...`)."
+    doc = json.loads(path.read_text())
+
+    rows = []
+    for row in doc["rows"]:
+        diff = _paired_cell(row, "test_minus_paper_pts")
+        seconds = f"{row['train_seconds']:.0f}" if row["train_seconds"] else "(no training)"
+        rows.append([row["variant"], _acc(row["val"]), _acc(row["test"]), diff, seconds])
+    header = ["recipe", "val. acc. (%)", "test acc. (%)", "test Δ vs paper, pts (McNemar)", "train s"]
+    n_val, n_test = doc["rows"][0]["val"]["n"], doc["rows"][0]["test"]["n"]
+    note = (
+        f"QCFS ANN `{doc['model']}` at width {doc['width']}, {doc['epochs']} epochs on "
+        f"{doc['train_images']:,} training images ({n_val:,} validation, {n_test:,} test images); "
+        "ingredient values "
+        + ", ".join(f"{k} {v}" for k, v in doc["ingredients"].items())
+        + ". Accuracy with its 95 % Wilson interval; Δ: paired difference from the paper's recipe on the "
+        "same test images with its 95 % paired t interval, exact McNemar p (b: right with the paper's "
+        "recipe only, c: with the variant only); "
+        f"one seed; train s: the wall time of one run (runs of the same training here differ by tens of "
+        f"seconds). `{doc['command']}` on {doc['machine'].get('cpu')}, "
+        f"{doc['machine'].get('threads')} threads."
+    )
+    return pipe_table(header, rows) + "\n\n" + note
+
+
+def timestep_curriculum(reports: Path) -> str:
+    """Direct training with the timestep curriculum against plain training at T on about the same wall
+    time: `reports/benchmarks/timestep_curriculum.json`."""
+    path = reports / "benchmarks" / "timestep_curriculum.json"
+    if not path.is_file():
+        return f"`{path.name}` is not committed yet: run `python -m benchmarks.timestep_curriculum --out {path}`."
+    doc = json.loads(path.read_text())
+    rows = []
+    for row in doc["rows"]:
+        diff = _paired_cell(row, "test_minus_plain_pts")
+        rows.append(
+            [row["variant"], _acc(row["val"]), _acc(row["test"]), diff, f"{row['train_seconds']:.0f}"]
+        )
+    header = [
+        "training",
+        "val. acc. (%)",
+        "test acc. (%)",
+        "test Δ vs T throughout, pts (McNemar)",
+        "train s",
+    ]
+    n_val, n_test = doc["rows"][0]["val"]["n"], doc["rows"][0]["test"]["n"]
+    note = (
+        f"TET `{doc['model']}` at width {doc['width']}, T = {doc['T']}, on {doc['train_images']:,} training "
+        f"images ({n_val:,} validation, {n_test:,} test images); accuracy of the output accumulated over "
+        "all T steps with its 95 % Wilson interval; Δ: paired difference on the same test images with its "
+        "95 % paired t interval, exact McNemar p (b: right with training at T throughout only, c: with the "
+        f"curriculum only); one seed; train s: wall time including each epoch's test pass. "
+        f"`{doc['command']}` on {doc['machine'].get('cpu')}, {doc['machine'].get('threads')} threads."
+    )
+    return pipe_table(header, rows) + "\n\n" + note
+
+
+def qcfs_speed(reports: Path) -> str:
+    """The fused QCFS activation against the reference path: `reports/benchmarks/qcfs_speed.json`."""
+    path = reports / "benchmarks" / "qcfs_speed.json"
+    if not path.is_file():
+        return f"`{path.name}` is not committed yet: run `python -m benchmarks.qcfs_speed --out {path}`."
+    doc = json.loads(path.read_text())
+    ref, fused = (doc["paths"][k]["images_per_s"] for k in ("reference", "fused"))
+    return (
+        f"QCFS `{doc['model']}` at width {doc['width']}, batch {doc['batch_size']}, "
+        f"{doc['input_size']}x{doc['input_size']} inputs, channels-last: the reference path trains "
+        f"{ref:.0f} images/s, the fused one {fused:.0f} images/s, **{doc['speedup']:.2f}x** (median of "
+        f"{doc['steps']} alternating steps each). `{doc['command']}` on {doc['machine'].get('cpu')}, "
+        f"{doc['machine'].get('threads')} threads."
+    )
