@@ -1,7 +1,7 @@
 """What each ingredient of the fast recipe buys alone, on one budget: the QCFS ANN of a conversion run trained
 with the paper's recipe (SGD, momentum 0.9, cosine, nothing else), then with each ingredient added on its own,
-then with the CPU profile's combination; validation and test accuracy (95 % Wilson intervals), the paired McNemar test of each
-against the paper's recipe on the same test images, and the training time.
+then with the CPU profile's combination; validation and test accuracy (95 % Wilson intervals), the paired
+McNemar test of each against the paper's recipe on the same test images, and the training time.
 
     python -m benchmarks.recipe_ablation --params profiles/cifar10-cpu.yaml --run cifar10-fastvgg \\
         --epochs 2 --width 0.25 --out reports/benchmarks/recipe_ablation.json
@@ -62,41 +62,68 @@ def paired_counts(reference, hits) -> dict:
     }
 
 
+def common_arguments(parser: argparse.ArgumentParser, section: str) -> None:
+    """The options every training benchmark has: the params file, a run of `section`, a training subset
+    and the JSON output."""
+    parser.add_argument("--params", type=Path, default=Path("profiles/cifar10-cpu.yaml"))
+    parser.add_argument("--run", default=None, help=f"a {section} run of the params (default: the first)")
+    parser.add_argument("--train-subset", type=int, default=0, help="the first N training images (0: all)")
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+
+
+def load_run(args: argparse.Namespace, section: str):
+    """Pin the CPU as the params say (before torch and numpy load, as `seenn` does), then return the
+    parsed params, the run's name and its spec."""
+    pin_cpu(args.params)
+    import yaml
+
+    from pipeline.core.config import parse_params
+
+    p = parse_params(yaml.safe_load(args.params.read_text()))
+    runs = getattr(p, section)
+    name = args.run or next(iter(runs))
+    return p, name, runs[name]
+
+
+def load_data(p, spec, train_subset: int = 0):
+    """The run's prepared dataset, its training set cut to the first `train_subset` images when given."""
+    from pipeline.data import prepare_dataset
+
+    data = prepare_dataset(spec.dataset, p.data, p.seed)
+    n = train_subset or len(data.y_train)
+    return dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
+
+
+def write_result(result: dict, out: Path | None) -> dict:
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", type=Path, default=Path("profiles/cifar10-cpu.yaml"))
-    parser.add_argument("--run", default=None, help="a conversion run of the params (default: the first)")
+    common_arguments(parser, "conversion")
     parser.add_argument("--epochs", type=int, default=None, help="override the run's epochs")
     parser.add_argument("--width", type=float, default=None, help="override the run's width")
-    parser.add_argument("--train-subset", type=int, default=0, help="the first N training images (0: all)")
     parser.add_argument("--only", nargs="*", default=None, help="train only these variants")
-    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
-    pin_cpu(args.params)  # before torch and numpy load, as `seenn` does
+    p, name, spec = load_run(args, "conversion")
 
     import numpy as np
     import torch
-    import yaml
 
     from benchmarks.machine import describe
-    from pipeline.core.config import parse_params
-    from pipeline.data import prepare_dataset
     from pipeline.data.prepared import to_sequence
     from pipeline.training.feeds import eval_feed
     from pipeline.training.context import Execution
     from pipeline.training.loop import evaluate
     from pipeline.training.recipes import pretrain_ann
 
-    p = parse_params(yaml.safe_load(args.params.read_text()))
-    name = args.run or next(iter(p.conversion))
-    spec = p.conversion[name]
     spec = dataclasses.replace(
         spec, **{k: v for k, v in (("epochs", args.epochs), ("width", args.width)) if v}
     )
-    data = prepare_dataset(spec.dataset, p.data, p.seed)
-    if args.train_subset:
-        n = args.train_subset
-        data = dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
+    data = load_data(p, spec, args.train_subset)
     execution = Execution()
     encode = lambda x: to_sequence(x, data.info, 1)  # noqa: E731  [1, N, C, H, W]
 
@@ -144,10 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ingredients": INGREDIENTS,
         "rows": rows,
     }
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    return write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -13,19 +13,22 @@ Run it alone: on 2 cores anything else running changes the times.
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
-from pathlib import Path
 
-from benchmarks.recipe_ablation import accuracy_cell, paired_counts
-from pipeline.core.cpu import pin_cpu
+from benchmarks.recipe_ablation import (
+    accuracy_cell,
+    common_arguments,
+    load_data,
+    load_run,
+    paired_counts,
+    write_result,
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", type=Path, default=Path("profiles/cifar10-cpu.yaml"))
-    parser.add_argument("--run", default=None, help="a direct run of the params (default: the first)")
+    common_arguments(parser, "direct")
     parser.add_argument("--plain-epochs", type=int, required=True, help="epochs at T without the curriculum")
     parser.add_argument(
         "--curriculum",
@@ -35,25 +38,17 @@ def main(argv: list[str] | None = None) -> dict:
         metavar=("EPOCHS", "SHORT_T", "SHORT_EPOCHS"),
         help="override the run's epochs, curriculum_T and curriculum_epochs",
     )
-    parser.add_argument("--train-subset", type=int, default=0, help="the first N training images (0: all)")
-    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
-    pin_cpu(args.params)  # before torch and numpy load, as `seenn` does
+    p, name, spec = load_run(args, "direct")
 
     import numpy as np
     import torch
-    import yaml
 
     from benchmarks.machine import describe
-    from pipeline.core.config import parse_params
-    from pipeline.data import prepare_dataset
     from pipeline.training.context import TrainingContext
     from pipeline.training.recipes import train_direct, validation_logits
     from pipeline.training.session import start_execution
 
-    p = parse_params(yaml.safe_load(args.params.read_text()))
-    name = args.run or next(iter(p.direct))
-    spec = p.direct[name]
     if args.curriculum:
         epochs, short_t, short_epochs = args.curriculum
         spec = dataclasses.replace(spec, epochs=epochs, curriculum_T=short_t, curriculum_epochs=short_epochs)
@@ -61,10 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(
             f"direct.{name} has no timestep curriculum: give --curriculum EPOCHS SHORT_T SHORT_EPOCHS"
         )
-    data = prepare_dataset(spec.dataset, p.data, p.seed)
-    if args.train_subset:
-        n = args.train_subset
-        data = dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
+    data = load_data(p, spec, args.train_subset)
     plain = dataclasses.replace(spec, epochs=args.plain_epochs, curriculum_T=0, curriculum_epochs=0)
     variants = {
         f"T = {spec.T} throughout, {plain.epochs} epochs": plain,
@@ -76,7 +68,9 @@ def main(argv: list[str] | None = None) -> dict:
     rows, reference = [], None
     for label, run in variants.items():
         start = time.perf_counter()
-        model, test_logits, _ = train_direct(run, data, p.seed, TrainingContext(device, execution))
+        ends: list[float] = []  # when each epoch (its steps and its test pass) finished
+        on_epoch = lambda epoch, metrics: ends.append(time.perf_counter())  # noqa: E731
+        model, test_logits, _ = train_direct(run, data, p.seed, TrainingContext(device, execution, on_epoch))
         seconds = time.perf_counter() - start
         val_logits, y_val = validation_logits(model, data, run.T, device, execution)
         # the output accumulated over all T steps, as every accuracy of the pipeline
@@ -85,6 +79,9 @@ def main(argv: list[str] | None = None) -> dict:
             "test": test_logits.sum(0).argmax(-1) == data.y_test,
         }
         row = {"variant": label, "epochs": run.epochs, "train_seconds": round(seconds, 1)}
+        # each epoch's T and seconds (the first epoch's include building the feeds)
+        row["epoch_T"] = [run.curriculum_T if e < run.curriculum_epochs else run.T for e in range(run.epochs)]
+        row["epoch_seconds"] = [round(b - a, 1) for a, b in zip([start, *ends], ends)]
         row.update({split: accuracy_cell(hits) for split, hits in got.items()})
         if reference is None:
             reference = got["test"]
@@ -109,10 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
         "train_images": len(data.y_train),
         "rows": rows,
     }
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    return write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ def test_timestep_curriculum_runs_tiny(tmp_path):
     plain, curriculum = doc["rows"]
     assert plain["variant"] == "T = 4 throughout, 1 epochs" and plain["epochs"] == 1
     assert curriculum["variant"] == "curriculum: 1 epochs at T = 1, then 1 at T = 4" and curriculum["epochs"] == 2
+    assert plain["epoch_T"] == [4] and curriculum["epoch_T"] == [1, 4]
+    for row in (plain, curriculum):  # epochs end before the final test pass that closes train_seconds
+        assert len(row["epoch_seconds"]) == row["epochs"]
+        assert 0 < sum(row["epoch_seconds"]) <= row["train_seconds"] + 0.2
     assert {"machine", "command"} <= set(doc) and doc["train_images"] == 64
     n = plain["test"]["n"]
     assert n == 540 and plain["val"]["n"] == 252  # the embedded digits split
