@@ -94,6 +94,16 @@ def load_data(p, spec, train_subset: int = 0):
     return dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
 
 
+def print_row(label: str, row: dict, seconds: float) -> None:
+    """One line per trained variant as it finishes: test accuracy with its interval, validation, time."""
+    t = row["test"]
+    print(
+        f"{label}: test {100 * t['accuracy']:.2f} % [{100 * t['low']:.2f}, {100 * t['high']:.2f}]"
+        f" val {100 * row['val']['accuracy']:.2f} % train {seconds:.0f} s",
+        flush=True,
+    )
+
+
 def write_result(result: dict, out: Path | None) -> dict:
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -153,12 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
                 row["test_minus_paper_pts"] = 100 * (np.mean(got["test"]) - np.mean(correct["paper"]))
                 row.update(paired_counts(correct["paper"], got["test"]))
             rows.append(row)
-            t = row["test"]
-            print(
-                f"{label}: test {100 * t['accuracy']:.2f} % [{100 * t['low']:.2f}, {100 * t['high']:.2f}]"
-                f" val {100 * row['val']['accuracy']:.2f} % train {secs:.0f} s",
-                flush=True,
-            )
+            print_row(label, row, secs)
     result = {
         "command": "python -m benchmarks.recipe_ablation "
         + " ".join(argv if argv is not None else sys.argv[1:]),

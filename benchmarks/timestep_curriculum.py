@@ -22,6 +22,7 @@ from benchmarks.recipe_ablation import (
     load_data,
     load_run,
     paired_counts,
+    print_row,
     write_result,
 )
 
@@ -89,12 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
             row["test_minus_plain_pts"] = 100 * (np.mean(got["test"]) - np.mean(reference))
             row.update(paired_counts(reference, got["test"]))
         rows.append(row)
-        t = row["test"]
-        print(
-            f"{label}: test {100 * t['accuracy']:.2f} % [{100 * t['low']:.2f}, {100 * t['high']:.2f}]"
-            f" val {100 * row['val']['accuracy']:.2f} % train {seconds:.0f} s",
-            flush=True,
-        )
+        print_row(label, row, seconds)
     result = {
         "command": "python -m benchmarks.timestep_curriculum "
         + " ".join(argv if argv is not None else sys.argv[1:]),
