@@ -2,7 +2,7 @@
 
 Not a DVC stage: the docs are in git beside the reports they quote. Run it after `dvc repro` changes a
 report; `--check` rewrites nothing and exits 1 listing every block that differs from the reports. Besides
-the report blocks (`pipeline/report/docs_blocks.py`), the `cli-reference` block of docs/cli.md is built
+the report blocks (`pipeline/docs/blocks.py`), the `cli-reference` block of docs/cli.md is built
 from the `seenn` app itself, so the command-line reference cannot drift from the code either.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.report.docs_blocks import BLOCKS, DocsError, doc_files, rewrite, stale_blocks
+from pipeline.docs.blocks import BLOCKS, DocsError, doc_files, rewrite, stale_blocks
 from stages.common import fail
 
 

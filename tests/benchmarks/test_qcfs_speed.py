@@ -22,7 +22,7 @@ def test_qcfs_speed_runs_tiny(tmp_path):
     assert line, proc.stdout
     ratio = doc["paths"]["fused"]["images_per_s"] / doc["paths"]["reference"]["images_per_s"]
     assert abs(float(line.group(3)) - ratio) < 0.006 and doc["speedup"] == ratio
-    from pipeline.report.docs_blocks import qcfs_speed
+    from pipeline.docs.blocks import qcfs_speed
 
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "qcfs_speed.json").write_text(out.read_text())

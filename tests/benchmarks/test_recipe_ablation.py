@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from pipeline.report.docs_blocks import recipe_ablation
+from pipeline.docs.blocks import recipe_ablation
 from tests.sandbox import ROOT
 
 

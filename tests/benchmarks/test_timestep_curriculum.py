@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from pipeline.report.docs_blocks import timestep_curriculum
+from pipeline.docs.blocks import timestep_curriculum
 from tests.sandbox import ROOT
 
 

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.report.docs_blocks import BLOCKS, DocsError, block_names, doc_files, fill, stale_blocks
+from pipeline.docs.blocks import BLOCKS, DocsError, block_names, doc_files, fill, stale_blocks
 from stages.docs import blocks
 from tests.sandbox import ROOT
-
 
 
 def _committed_reports() -> Path:

@@ -1,6 +1,6 @@
 """The generated docs blocks of the benchmarks behind the fast recipe (docs/recipe.md): each ingredient
-alone on one budget, the timestep curriculum against plain direct training, and the fused QCFS speed-up;
-each built from its committed JSON under `reports/benchmarks/`."""
+alone on one budget, the timestep curriculum against plain direct training, the direct net's width, and
+the fused QCFS speed-up; each built from its committed JSON under `reports/benchmarks/`."""
 
 import json
 from pathlib import Path
@@ -29,6 +29,14 @@ def paired_interval(b: int, c: int, n: int) -> tuple[float, float]:
     return 100.0 * t.low, 100.0 * t.high
 
 
+def _committed(reports: Path, name: str) -> dict | str:
+    """The committed result of `benchmarks/<name>.py`, or the line saying how to make it."""
+    path = reports / "benchmarks" / f"{name}.json"
+    if not path.is_file():
+        return f"`{path.name}` is not committed yet: run `python -m benchmarks.{name} --out {path}`."
+    return json.loads(path.read_text())
+
+
 def _paired_cell(row: dict, key: str) -> str:
     """A benchmark row's paired test difference `row[key]` (points) with its interval and McNemar test,
     or a dash for the reference row (no McNemar counts)."""
@@ -43,10 +51,9 @@ def _paired_cell(row: dict, key: str) -> str:
 
 def recipe_ablation(reports: Path) -> str:
     """The fast recipe's ingredients, each alone on one budget: `reports/benchmarks/recipe_ablation.json`."""
-    path = reports / "benchmarks" / "recipe_ablation.json"
-    if not path.is_file():
-        return "No recipe ablation is committed yet (`python -m benchmarks.recipe_ablation --out ...`)."
-    doc = json.loads(path.read_text())
+    doc = _committed(reports, "recipe_ablation")
+    if isinstance(doc, str):
+        return doc
 
     rows = []
     for row in doc["rows"]:
@@ -73,10 +80,9 @@ def recipe_ablation(reports: Path) -> str:
 def timestep_curriculum(reports: Path) -> str:
     """Direct training with the timestep curriculum against plain training at T on about the same wall
     time: `reports/benchmarks/timestep_curriculum.json`."""
-    path = reports / "benchmarks" / "timestep_curriculum.json"
-    if not path.is_file():
-        return f"`{path.name}` is not committed yet: run `python -m benchmarks.timestep_curriculum --out {path}`."
-    doc = json.loads(path.read_text())
+    doc = _committed(reports, "timestep_curriculum")
+    if isinstance(doc, str):
+        return doc
     rows = []
     for row in doc["rows"]:
         diff = _paired_cell(row, "test_minus_plain_pts")
@@ -102,12 +108,54 @@ def timestep_curriculum(reports: Path) -> str:
     return pipe_table(header, rows) + "\n\n" + note
 
 
+def direct_width(reports: Path) -> str:
+    """The directly trained net at several widths, each with the run's curriculum:
+    `reports/benchmarks/direct_width.json`."""
+    doc = _committed(reports, "direct_width")
+    if isinstance(doc, str):
+        return doc
+    rows = []
+    for row in doc["rows"]:
+        steps = " / ".join(f"{100 * a:.1f}" for a in row["test_after_step"])
+        diff = _paired_cell(row, "test_minus_first_pts")
+        rows.append(
+            [
+                f"{row['width']:g}",
+                _acc(row["val"]),
+                _acc(row["test"]),
+                steps,
+                diff,
+                f"{row['train_seconds']:.0f}",
+            ]
+        )
+    header = [
+        "width",
+        "val. acc. (%)",
+        "test acc. (%)",
+        "test acc. after 1 ... T steps (%)",
+        f"test Δ vs width {doc['rows'][0]['width']:g}, pts (McNemar)",
+        "train s",
+    ]
+    n_val, n_test = doc["rows"][0]["val"]["n"], doc["rows"][0]["test"]["n"]
+    short = doc["epochs"] - doc["curriculum_epochs"]
+    note = (
+        f"TET `{doc['model']}`, T = {doc['T']}, {doc['epochs']} epochs (the first "
+        f"{doc['curriculum_epochs']} at T = {doc['curriculum_T']}, then {short} at T = {doc['T']}), on "
+        f"{doc['train_images']:,} training images ({n_val:,} validation, {n_test:,} test images); accuracy "
+        "of the output accumulated over all T steps (or over the first steps) with its 95 % Wilson interval; "
+        "Δ: paired difference on the same test images with its 95 % paired t interval, exact McNemar p (b: "
+        "right with the first width only, c: with this width only); one seed; train s: wall time including "
+        "each epoch's test pass. "
+        f"`{doc['command']}` on {doc['machine'].get('cpu')}, {doc['machine'].get('threads')} threads."
+    )
+    return pipe_table(header, rows) + "\n\n" + note
+
+
 def qcfs_speed(reports: Path) -> str:
     """The fused QCFS activation against the reference path: `reports/benchmarks/qcfs_speed.json`."""
-    path = reports / "benchmarks" / "qcfs_speed.json"
-    if not path.is_file():
-        return f"`{path.name}` is not committed yet: run `python -m benchmarks.qcfs_speed --out {path}`."
-    doc = json.loads(path.read_text())
+    doc = _committed(reports, "qcfs_speed")
+    if isinstance(doc, str):
+        return doc
     ref, fused = (doc["paths"][k]["images_per_s"] for k in ("reference", "fused"))
     return (
         f"QCFS `{doc['model']}` at width {doc['width']}, batch {doc['batch_size']}, "

@@ -20,8 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.report.recipe_blocks import p_text as _p
-from pipeline.report.recipe_blocks import qcfs_speed, recipe_ablation, timestep_curriculum
+from pipeline.docs.recipe_blocks import direct_width, qcfs_speed, recipe_ablation, timestep_curriculum
 from pipeline.report.verdicts import verdicts
 
 BEGIN = "<!-- BEGIN GENERATED: {name} -->"
@@ -241,6 +240,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "recipe-ablation": recipe_ablation,
     "qcfs-speed": qcfs_speed,
     "timestep-curriculum": timestep_curriculum,
+    "direct-width": direct_width,
     "results-embedded": headline,
     "results-cifar10": lambda reports: headline(reports / CIFAR10, f"reports/{CIFAR10}"),
     **{f"table{i}-embedded": embed(f"tables/table{i}.md") for i in range(1, 6)},
