@@ -1,6 +1,6 @@
 """The library's layers: a package imports only from itself and from the packages below it.
 
-core < exits < data < snn < training < seenn2 < hardware < report < interop < cluster
+core < exits < data < snn < training < seenn2 < hardware < report < docs < interop < cluster
 (README, "How the project is laid out").
 `exits` is numpy only, so the sweep and the reports never load torch (tests/stages/test_stage_deps.py).
 `interop` (foreign networks) reads the reports' code for `seenn evaluate`; its evaluation loads no torch.
@@ -13,7 +13,7 @@ import pytest
 
 from tests.sandbox import ROOT
 
-LAYERS = ("core", "exits", "data", "snn", "training", "seenn2", "hardware", "report", "interop", "cluster")
+LAYERS = ("core", "exits", "data", "snn", "training", "seenn2", "hardware", "report", "docs", "interop", "cluster")
 
 
 def library_files() -> list[Path]:
