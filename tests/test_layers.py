@@ -13,7 +13,9 @@ import pytest
 
 from tests.sandbox import ROOT
 
-LAYERS = ("core", "exits", "data", "snn", "training", "seenn2", "hardware", "report", "docs", "interop", "cluster")
+LAYERS = (
+    "core", "exits", "data", "snn", "training", "seenn2", "hardware", "report", "docs", "interop", "cluster"
+)
 
 
 def library_files() -> list[Path]:
