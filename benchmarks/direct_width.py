@@ -14,8 +14,7 @@ import argparse
 import dataclasses
 import sys
 
-from benchmarks.recipe_ablation import common_arguments, load_data, load_run, write_result
-from benchmarks.timestep_curriculum import compare_trainings
+from benchmarks.trained_variants import common_arguments, compare_trainings, load_data, load_run, write_result
 
 
 def main(argv: list[str] | None = None) -> dict:

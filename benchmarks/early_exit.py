@@ -15,8 +15,8 @@ The last line is `avg_T=<a> T=<T> ideal_speedup=<T/a> realized_speedup=<fixed / 
 import argparse
 import statistics
 import time
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +26,12 @@ from torch import nn
 from pipeline.core.config import DigitsData, DirectRun
 from pipeline.data import DATASETS
 from pipeline.data.prepared import DatasetInfo, PreparedData, to_sequence
-from pipeline.hardware.engine import latency
-from pipeline.hardware.runs import load_snn
-from pipeline.hardware.rules import FixedT, Seenn1
 from pipeline.exits.policies import seenn1_exit
-from pipeline.training.recipes import train_direct
+from pipeline.hardware.engine import latency
+from pipeline.hardware.rules import FixedT, Seenn1
+from pipeline.hardware.runs import load_snn
 from pipeline.training.loop import timestep_logits
+from pipeline.training.recipes import train_direct
 from stages.common import load_params
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,8 +38,6 @@ markdown, the time boxes, the watchdog, the machine), training.py (part b) and t
 """
 
 # first: the clock the budget counts from (before torch is imported)
-from benchmarks.gpu.settings import DYNAMO_RECOMPILE_LIMIT, PARTS, T0, WATCHDOG_MARGIN_S, Settings
-
 import argparse  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -49,6 +47,7 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.gpu.report import Report, _one_line, log, machine, run_part, start_watchdog  # noqa: E402
+from benchmarks.gpu.settings import DYNAMO_RECOMPILE_LIMIT, PARTS, T0, WATCHDOG_MARGIN_S, Settings
 from benchmarks.gpu.timing import latency_part, throughput_part  # noqa: E402
 from benchmarks.gpu.training import training_part  # noqa: E402
 from pipeline.core.config import resolve_device  # noqa: E402

@@ -14,12 +14,18 @@ Run it alone: on 2 cores anything else running changes the times.
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
-from pathlib import Path
 
-from pipeline.core.cpu import pin_cpu
+from benchmarks.trained_variants import (
+    accuracy_cell,
+    common_arguments,
+    load_data,
+    load_run,
+    paired_counts,
+    print_row,
+    write_result,
+)
 
 # the recipe's ingredients at the values the CPU profile uses; "paper" has every one off
 INGREDIENTS = {
@@ -41,76 +47,6 @@ def variants() -> dict[str, dict]:
     return out
 
 
-def accuracy_cell(hits) -> dict:
-    """Accuracy of a boolean per-input correctness vector with its 95 % Wilson interval and n."""
-    from pipeline.exits.stats import wilson_interval
-
-    k, n = int(hits.sum()), len(hits)
-    low, high = wilson_interval(k, n)
-    return {"accuracy": k / n, "low": low, "high": high, "n": n}
-
-
-def paired_counts(reference, hits) -> dict:
-    """The exact McNemar test of `hits` against `reference` on the same inputs: b (right in the reference
-    only), c (right in `hits` only) and the two-sided p."""
-    from pipeline.exits.stats import mcnemar_exact
-
-    return {
-        "mcnemar_b": int((reference & ~hits).sum()),
-        "mcnemar_c": int((~reference & hits).sum()),
-        "mcnemar_p": mcnemar_exact(reference, hits),
-    }
-
-
-def common_arguments(parser: argparse.ArgumentParser, section: str) -> None:
-    """The options every training benchmark has: the params file, a run of `section`, a training subset
-    and the JSON output."""
-    parser.add_argument("--params", type=Path, default=Path("profiles/cifar10-cpu.yaml"))
-    parser.add_argument("--run", default=None, help=f"a {section} run of the params (default: the first)")
-    parser.add_argument("--train-subset", type=int, default=0, help="the first N training images (0: all)")
-    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
-
-
-def load_run(args: argparse.Namespace, section: str):
-    """Pin the CPU as the params say (before torch and numpy load, as `seenn` does), then return the
-    parsed params, the run's name and its spec."""
-    pin_cpu(args.params)
-    import yaml
-
-    from pipeline.core.config import parse_params
-
-    p = parse_params(yaml.safe_load(args.params.read_text()))
-    runs = getattr(p, section)
-    name = args.run or next(iter(runs))
-    return p, name, runs[name]
-
-
-def load_data(p, spec, train_subset: int = 0):
-    """The run's prepared dataset, its training set cut to the first `train_subset` images when given."""
-    from pipeline.data import prepare_dataset
-
-    data = prepare_dataset(spec.dataset, p.data, p.seed)
-    n = train_subset or len(data.y_train)
-    return dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
-
-
-def print_row(label: str, row: dict, seconds: float) -> None:
-    """One line per trained variant as it finishes: test accuracy with its interval, validation, time."""
-    t = row["test"]
-    print(
-        f"{label}: test {100 * t['accuracy']:.2f} % [{100 * t['low']:.2f}, {100 * t['high']:.2f}]"
-        f" val {100 * row['val']['accuracy']:.2f} % train {seconds:.0f} s",
-        flush=True,
-    )
-
-
-def write_result(result: dict, out: Path | None) -> dict:
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
-    return result
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common_arguments(parser, "conversion")
@@ -125,8 +61,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     from benchmarks.machine import describe
     from pipeline.data.prepared import to_sequence
-    from pipeline.training.feeds import eval_feed
     from pipeline.training.context import Execution
+    from pipeline.training.feeds import eval_feed
     from pipeline.training.loop import evaluate
     from pipeline.training.recipes import pretrain_ann
 

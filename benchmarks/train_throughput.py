@@ -26,16 +26,16 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from pipeline.data.augment import AugmentSpec
 from pipeline.core.config import SpeedParams, resolve_device
-from pipeline.training.determinism import apply_determinism
+from pipeline.data.augment import AugmentSpec
 from pipeline.data.feed import InMemoryFeed
-from pipeline.training.losses import tet_loss
 from pipeline.snn.models import build_model
 from pipeline.snn.networks import lif_factory
-from pipeline.training.speed import Speed, resolve_speed
 from pipeline.training.context import Execution, TrainingContext
+from pipeline.training.determinism import apply_determinism
 from pipeline.training.loop import TrainConfig, fit, supervised_task
+from pipeline.training.losses import tet_loss
+from pipeline.training.speed import Speed, resolve_speed
 
 MEAN_STD = ((0.49, 0.48, 0.45), (0.25, 0.24, 0.26))  # CIFAR-like normalisation of the uint8 images
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.gpu.settings import PARTS, PASSES, ROOT, Settings, T0
+from benchmarks.gpu.settings import PARTS, PASSES, ROOT, T0, Settings
 from pipeline.core.atomic import write_text_atomic
 from pipeline.report.markdown import NO_VALUE, pipe_table
 
