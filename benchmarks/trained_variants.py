@@ -5,10 +5,11 @@ the paired McNemar test against a reference, one progress line per variant, and 
 import argparse
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
-from pipeline.core.cpu import pin_cpu
+from pipeline.core.cpu import THREAD_ENV, pin_cpu
 
 
 def accuracy_cell(hits) -> dict:
@@ -39,12 +40,19 @@ def common_arguments(parser: argparse.ArgumentParser, section: str) -> None:
     parser.add_argument("--run", default=None, help=f"a {section} run of the params (default: the first)")
     parser.add_argument("--train-subset", type=int, default=0, help="the first N training images (0: all)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="intra-op threads (default: the params' cpu.threads)"
+    )
 
 
 def load_run(args: argparse.Namespace, section: str):
-    """Pin the CPU as the params say (before torch and numpy load, as `seenn` does), then return the
-    parsed params, the run's name and its spec."""
+    """Pin the CPU as the params say (before torch and numpy load, as `seenn` does; `--threads` replaces
+    the params' thread count), then return the parsed params, the run's name and its spec."""
     pin_cpu(args.params)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"--threads must be at least 1, got {args.threads}")
+        os.environ.update({name: str(args.threads) for name in THREAD_ENV})
     import yaml
 
     from pipeline.core.config import parse_params

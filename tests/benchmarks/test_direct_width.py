@@ -15,11 +15,13 @@ COMMAND = [sys.executable, "-m", "benchmarks.direct_width", "--params", "params.
 def test_direct_width_runs_tiny(tmp_path):
     out = tmp_path / "benchmarks" / "direct_width.json"
     cmd = [*COMMAND, "--widths", "0.0625", "0.125", "--train-subset", "64", "--out", str(out)]
+    cmd += ["--threads", "1"]  # beside another test on 2 cores: two threads each would oversubscribe them
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())
     first, second = doc["rows"]
     assert (first["width"], second["width"]) == (0.0625, 0.125) and doc["train_images"] == 64
+    assert doc["machine"]["threads"] == 1  # --threads replaced the params' cpu.threads (2)
     assert "mcnemar_b" not in first
     n = second["test"]["n"]
     assert n == 540  # the embedded digits test split

@@ -27,4 +27,7 @@ def test_qcfs_speed_runs_tiny(tmp_path):
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "qcfs_speed.json").write_text(out.read_text())
     block = qcfs_speed(tmp_path)
-    assert f"**{doc['speedup']:.2f}x**" in block and f"{doc['paths']['fused']['images_per_s']:.0f} images/s" in block
+    assert (
+        f"**{doc['speedup']:.2f}x**" in block
+        and f"{doc['paths']['fused']['images_per_s']:.0f} images/s" in block
+    )

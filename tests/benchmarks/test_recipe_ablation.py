@@ -14,6 +14,7 @@ def test_recipe_ablation_runs_tiny(tmp_path):
     out = tmp_path / "benchmarks" / "recipe_ablation.json"
     cmd = [sys.executable, "-m", "benchmarks.recipe_ablation", "--params", "params.yaml", "--run", "r18-qcfs"]
     cmd += ["--epochs", "1", "--train-subset", "64", "--only", "+nesterov", "--out", str(out)]
+    cmd += ["--threads", "1"]  # beside another test on 2 cores: two threads each would oversubscribe them
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())

@@ -14,12 +14,16 @@ def test_timestep_curriculum_runs_tiny(tmp_path):
     out = tmp_path / "benchmarks" / "timestep_curriculum.json"
     cmd = [sys.executable, "-m", "benchmarks.timestep_curriculum", "--params", "params.yaml", "--run", "r19"]
     cmd += ["--plain-epochs", "1", "--curriculum", "2", "1", "1", "--train-subset", "64", "--out", str(out)]
+    cmd += ["--threads", "1"]  # beside another test on 2 cores: two threads each would oversubscribe them
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())
     plain, curriculum = doc["rows"]
     assert plain["variant"] == "T = 4 throughout, 1 epochs" and plain["epochs"] == 1
-    assert curriculum["variant"] == "curriculum: 1 epochs at T = 1, then 1 at T = 4" and curriculum["epochs"] == 2
+    assert (
+        curriculum["variant"] == "curriculum: 1 epochs at T = 1, then 1 at T = 4"
+        and curriculum["epochs"] == 2
+    )
     assert plain["epoch_T"] == [4] and curriculum["epoch_T"] == [1, 4]
     for row in (plain, curriculum):  # epochs end before the final test pass that closes train_seconds
         assert len(row["epoch_seconds"]) == row["epochs"]
