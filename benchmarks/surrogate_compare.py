@@ -15,7 +15,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from pipeline.core.cpu import pin_cpu
+from benchmarks.trained_variants import at_least_one, pin_cpu_with_threads
 
 
 def main() -> None:
@@ -27,8 +27,14 @@ def main() -> None:
     parser.add_argument(
         "--train-subset", type=int, default=0, help="train on the first N training inputs only (0: all)"
     )
+    parser.add_argument(
+        "--threads",
+        type=at_least_one,
+        default=None,
+        help="intra-op threads (default: the params' cpu.threads)",
+    )
     args = parser.parse_args()
-    pin_cpu(args.params)  # before torch and numpy load, as `seenn` does
+    pin_cpu_with_threads(args.params, args.threads)  # before torch and numpy load, as `seenn` does
 
     import numpy as np
     import yaml

@@ -9,7 +9,7 @@ import os
 import time
 from pathlib import Path
 
-from pipeline.core.cpu import THREAD_ENV, pin_cpu
+from pipeline.core.cpu import cpu_env, cpu_settings
 
 
 def accuracy_cell(hits) -> dict:
@@ -33,6 +33,24 @@ def paired_counts(reference, hits) -> dict:
     }
 
 
+def pin_cpu_with_threads(params_file: Path, threads: int | None = None) -> dict[str, str]:
+    """Pin the instruction set and threads of `params_file`'s `cpu` section, as `seenn` does, with
+    `threads` in place of its thread count when given; return what was set. Call before torch or numpy
+    is imported: the libraries read these variables once, when they load."""
+    isa, own_threads = cpu_settings(params_file)
+    env = cpu_env(isa, threads or own_threads)
+    os.environ.update(env)
+    return env
+
+
+def at_least_one(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def common_arguments(parser: argparse.ArgumentParser, section: str) -> None:
     """The options every training benchmark has: the params file, a run of `section`, a training subset
     and the JSON output."""
@@ -41,18 +59,17 @@ def common_arguments(parser: argparse.ArgumentParser, section: str) -> None:
     parser.add_argument("--train-subset", type=int, default=0, help="the first N training images (0: all)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument(
-        "--threads", type=int, default=None, help="intra-op threads (default: the params' cpu.threads)"
+        "--threads",
+        type=at_least_one,
+        default=None,
+        help="intra-op threads (default: the params' cpu.threads)",
     )
 
 
 def load_run(args: argparse.Namespace, section: str):
     """Pin the CPU as the params say (before torch and numpy load, as `seenn` does; `--threads` replaces
     the params' thread count), then return the parsed params, the run's name and its spec."""
-    pin_cpu(args.params)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit(f"--threads must be at least 1, got {args.threads}")
-        os.environ.update({name: str(args.threads) for name in THREAD_ENV})
+    pin_cpu_with_threads(args.params, args.threads)
     import yaml
 
     from pipeline.core.config import parse_params

@@ -10,7 +10,7 @@ from tests.sandbox import ROOT
 
 def test_surrogate_compare_runs_tiny():
     cmd = [sys.executable, "-m", "benchmarks.surrogate_compare", "--runs", "r19", "--surrogates", "triangle"]
-    cmd += ["dspike", "--epochs", "1", "--train-subset", "128"]
+    cmd += ["dspike", "--epochs", "1", "--train-subset", "128", "--threads", "1"]  # 2 cores, 2 workers
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = r"^r19 triangle: [\d.]+ % \[[\d.]+, [\d.]+\] \(\d+/\d+\)$"
