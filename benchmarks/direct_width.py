@@ -12,9 +12,15 @@ Run it alone: on 2 cores anything else running changes the times.
 
 import argparse
 import dataclasses
-import sys
 
-from benchmarks.trained_variants import common_arguments, compare_trainings, load_data, load_run, write_result
+from benchmarks.trained_variants import (
+    common_arguments,
+    compare_trainings,
+    load_data,
+    load_run,
+    result_head,
+    write_result,
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -28,21 +34,13 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--widths must be positive, got {args.widths}")
     p, name, spec = load_run(args, "direct")
 
-    import torch
-
-    from benchmarks.machine import describe
-
     data = load_data(p, spec, args.train_subset)
     variants = {
         f"width {width}": ({"width": width}, dataclasses.replace(spec, width=width)) for width in args.widths
     }
     rows = compare_trainings(variants, data, p, "test_minus_first_pts")
     result = {
-        "command": "python -m benchmarks.direct_width "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": describe(threads=torch.get_num_threads()),
-        "run": name,
-        "model": spec.model,
+        **result_head("direct_width", argv, name, spec),
         "T": spec.T,
         "epochs": spec.epochs,
         "curriculum_T": spec.curriculum_T,

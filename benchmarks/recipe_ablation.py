@@ -14,7 +14,6 @@ Run it alone: on 2 cores anything else running changes the times.
 
 import argparse
 import dataclasses
-import sys
 import time
 
 from benchmarks.trained_variants import (
@@ -24,6 +23,7 @@ from benchmarks.trained_variants import (
     load_run,
     paired_counts,
     print_row,
+    result_head,
     write_result,
 )
 
@@ -57,9 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     p, name, spec = load_run(args, "conversion")
 
     import numpy as np
-    import torch
 
-    from benchmarks.machine import describe
     from pipeline.data.prepared import to_sequence
     from pipeline.training.context import Execution
     from pipeline.training.feeds import eval_feed
@@ -101,11 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
             rows.append(row)
             print_row(label, row, secs)
     result = {
-        "command": "python -m benchmarks.recipe_ablation "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": describe(threads=torch.get_num_threads()),
-        "run": name,
-        "model": spec.model,
+        **result_head("recipe_ablation", argv, name, spec),
         "width": spec.width,
         "epochs": spec.epochs,
         "train_images": int(len(data.y_train)),

@@ -13,9 +13,15 @@ Run it alone: on 2 cores anything else running changes the times.
 
 import argparse
 import dataclasses
-import sys
 
-from benchmarks.trained_variants import common_arguments, compare_trainings, load_data, load_run, write_result
+from benchmarks.trained_variants import (
+    common_arguments,
+    compare_trainings,
+    load_data,
+    load_run,
+    result_head,
+    write_result,
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -32,10 +38,6 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = parser.parse_args(argv)
     p, name, spec = load_run(args, "direct")
-
-    import torch
-
-    from benchmarks.machine import describe
 
     if args.curriculum:
         epochs, short_t, short_epochs = args.curriculum
@@ -54,11 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     variants = {label: ({"variant": label}, run) for label, run in zip(labels, (plain, spec), strict=True)}
     rows = compare_trainings(variants, data, p, "test_minus_plain_pts")
     result = {
-        "command": "python -m benchmarks.timestep_curriculum "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": describe(threads=torch.get_num_threads()),
-        "run": name,
-        "model": spec.model,
+        **result_head("timestep_curriculum", argv, name, spec),
         "width": spec.width,
         "T": spec.T,
         "train_images": len(data.y_train),

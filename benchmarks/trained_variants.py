@@ -99,6 +99,23 @@ def print_row(label: str, row: dict, seconds: float) -> None:
     )
 
 
+def result_head(script: str, argv: list[str] | None, name: str, spec) -> dict:
+    """The first keys of a training benchmark's JSON: the command that wrote it, the machine (with the
+    threads torch ran on), the run and its model."""
+    import sys
+
+    import torch
+
+    from benchmarks.machine import describe
+
+    return {
+        "command": f"python -m benchmarks.{script} " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": describe(threads=torch.get_num_threads()),
+        "run": name,
+        "model": spec.model,
+    }
+
+
 def write_result(result: dict, out: Path | None) -> dict:
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
