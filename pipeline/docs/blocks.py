@@ -241,6 +241,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "qcfs-speed": qcfs_speed,
     "timestep-curriculum": timestep_curriculum,
     "direct-width": direct_width,
+    "direct-epochs": lambda reports: direct_width(reports, "direct_epochs"),
     "results-embedded": headline,
     "results-cifar10": lambda reports: headline(reports / CIFAR10, f"reports/{CIFAR10}"),
     **{f"table{i}-embedded": embed(f"tables/table{i}.md") for i in range(1, 6)},

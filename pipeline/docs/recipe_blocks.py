@@ -1,6 +1,7 @@
 """The generated docs blocks of the benchmarks behind the fast recipe (docs/recipe.md): each ingredient
-alone on one budget, the timestep curriculum against plain direct training, the direct net's width, and
-the fused QCFS speed-up; each built from its committed JSON under `reports/benchmarks/`."""
+alone on one budget, the timestep curriculum against plain direct training, the direct net's width and
+its number of short-T epochs, and the fused QCFS speed-up; each built from its committed JSON under
+`reports/benchmarks/`."""
 
 import json
 from pathlib import Path
@@ -29,11 +30,13 @@ def paired_interval(b: int, c: int, n: int) -> tuple[float, float]:
     return 100.0 * t.low, 100.0 * t.high
 
 
-def _committed(reports: Path, name: str) -> dict | str:
-    """The committed result of `benchmarks/<name>.py`, or the line saying how to make it."""
+def _committed(reports: Path, name: str, script: str | None = None) -> dict | str:
+    """The committed result `<name>.json` of `benchmarks/<script>.py` (default: `<name>.py`), or the line
+    saying how to make it."""
     path = reports / "benchmarks" / f"{name}.json"
     if not path.is_file():
-        return f"`{path.name}` is not committed yet: run `python -m benchmarks.{name} --out {path}`."
+        command = f"python -m benchmarks.{script or name} --out {path}"
+        return f"`{path.name}` is not committed yet: run `{command}`."
     return json.loads(path.read_text())
 
 
@@ -108,44 +111,53 @@ def timestep_curriculum(reports: Path) -> str:
     return pipe_table(header, rows) + "\n\n" + note
 
 
-def direct_width(reports: Path) -> str:
-    """The directly trained net at several widths, each with the run's curriculum:
-    `reports/benchmarks/direct_width.json`."""
-    doc = _committed(reports, "direct_width")
+def _schedule(row: dict, T: int) -> str:
+    """A direct row's epochs as `short + at T` (from each epoch's T), or the plain count without a
+    curriculum."""
+    at_T = sum(1 for t in row["epoch_T"] if t == T)
+    short = len(row["epoch_T"]) - at_T
+    return f"{short} + {at_T}" if short else f"{at_T}"
+
+
+def direct_width(reports: Path, name: str = "direct_width") -> str:
+    """The directly trained net at several widths and numbers of short-T epochs, each with the run's
+    curriculum: `reports/benchmarks/<name>.json` (`direct_width`, `direct_epochs`)."""
+    doc = _committed(reports, name, "direct_width")
     if isinstance(doc, str):
         return doc
-    rows = []
+    T, rows = doc["T"], []
     for row in doc["rows"]:
         steps = " / ".join(f"{100 * a:.1f}" for a in row["test_after_step"])
-        diff = _paired_cell(row, "test_minus_first_pts")
         rows.append(
             [
                 f"{row['width']:g}",
+                _schedule(row, T),
                 _acc(row["val"]),
                 _acc(row["test"]),
                 steps,
-                diff,
+                _paired_cell(row, "test_minus_first_pts"),
                 f"{row['train_seconds']:.0f}",
             ]
         )
+    first = doc["rows"][0]
     header = [
         "width",
+        f"epochs (T = {doc['curriculum_T']} + T = {T})" if doc["curriculum_T"] else "epochs",
         "val. acc. (%)",
         "test acc. (%)",
         "test acc. after 1 ... T steps (%)",
-        f"test Δ vs width {doc['rows'][0]['width']:g}, pts (McNemar)",
+        f"test Δ vs width {first['width']:g}, {_schedule(first, T)} epochs, pts (McNemar)",
         "train s",
     ]
-    n_val, n_test = doc["rows"][0]["val"]["n"], doc["rows"][0]["test"]["n"]
-    short = doc["epochs"] - doc["curriculum_epochs"]
+    n_val, n_test = first["val"]["n"], first["test"]["n"]
     note = (
-        f"TET `{doc['model']}`, T = {doc['T']}, {doc['epochs']} epochs (the first "
-        f"{doc['curriculum_epochs']} at T = {doc['curriculum_T']}, then {short} at T = {doc['T']}), on "
-        f"{doc['train_images']:,} training images ({n_val:,} validation, {n_test:,} test images); accuracy "
+        f"TET `{doc['model']}`, T = {T}, the run's curriculum (epochs at T = {doc['curriculum_T']}, then at "
+        f"T = {T}; one learning-rate schedule over all of them), on {doc['train_images']:,} training images "
+        f"({n_val:,} validation, {n_test:,} test images); accuracy "
         "of the output accumulated over all T steps (or over the first steps) with its 95 % Wilson interval; "
         "Δ: paired difference on the same test images with its 95 % paired t interval, exact McNemar p (b: "
-        "right with the first width only, c: with this width only); one seed; train s: wall time including "
-        "each epoch's test pass. "
+        "right with the first row's training only, c: with this row's only); one seed; train s: wall time "
+        "including each epoch's test pass. "
         f"`{doc['command']}` on {doc['machine'].get('cpu')}, {doc['machine'].get('threads')} threads."
     )
     return pipe_table(header, rows) + "\n\n" + note
