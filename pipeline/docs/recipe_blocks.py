@@ -150,9 +150,14 @@ def direct_width(reports: Path, name: str = "direct_width") -> str:
         "train s",
     ]
     n_val, n_test = first["val"]["n"], first["test"]["n"]
+    schedule = (
+        f"the run's curriculum (epochs at T = {doc['curriculum_T']}, then at T = {T}; one learning-rate "
+        "schedule over all of them)"
+        if doc["curriculum_T"]
+        else "no curriculum"
+    )
     note = (
-        f"TET `{doc['model']}`, T = {T}, the run's curriculum (epochs at T = {doc['curriculum_T']}, then at "
-        f"T = {T}; one learning-rate schedule over all of them), on {doc['train_images']:,} training images "
+        f"TET `{doc['model']}`, T = {T}, {schedule}, on {doc['train_images']:,} training images "
         f"({n_val:,} validation, {n_test:,} test images); accuracy "
         "of the output accumulated over all T steps (or over the first steps) with its 95 % Wilson interval; "
         "Δ: paired difference on the same test images with its 95 % paired t interval, exact McNemar p (b: "
