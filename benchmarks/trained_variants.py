@@ -35,11 +35,15 @@ def paired_counts(reference, hits) -> dict:
 
 def pin_cpu_with_threads(params_file: Path, threads: int | None = None) -> dict[str, str]:
     """Pin the instruction set and threads of `params_file`'s `cpu` section, as `seenn` does, with
-    `threads` in place of its thread count when given; return what was set. Call before torch or numpy
-    is imported: the libraries read these variables once, when they load."""
+    `threads` in place of its thread count when given, and keep freed memory for reuse, as `seenn` does;
+    return what was set. Call before torch or numpy is imported: the libraries read these variables
+    once, when they load."""
+    from pipeline.core.memory import keep_freed_memory
+
     isa, own_threads = cpu_settings(params_file)
     env = cpu_env(isa, threads or own_threads)
     os.environ.update(env)
+    keep_freed_memory()
     return env
 
 

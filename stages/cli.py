@@ -12,6 +12,7 @@ import typer
 
 from pipeline.core.cpu import pin_cpu
 from pipeline.core.launcher import LauncherError, relaunch
+from pipeline.core.memory import keep_freed_memory
 
 # command name -> (module, function), in pipeline order
 COMMANDS = {
@@ -62,6 +63,7 @@ def _params_file(argv: list[str]) -> Path:
 
 def main() -> None:
     pin_cpu(_params_file(sys.argv))  # before any stage imports torch or numpy (pipeline/core/cpu.py)
+    keep_freed_memory()  # no page faults for each step's large tensors (pipeline/core/memory.py)
     try:  # a training command under torchrun, when SEENN_LAUNCHER or .seenn/launcher asks (once)
         relaunch(sys.argv)
     except LauncherError as err:

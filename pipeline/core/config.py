@@ -123,8 +123,9 @@ def build(cls: type, raw: Any, prefix: str = "") -> Any:
         elif kind is dict or kind is typing.Any:
             values[f.name] = value  # run tables and free-form keys are checked by parse_params
         elif kind is list:
-            if not isinstance(value, list) or not value:
-                _fail(key, value, "a non-empty list")
+            empty_ok = f.metadata.get("empty_ok", False)
+            if not isinstance(value, list) or not (value or empty_ok):
+                _fail(key, value, "a list" if empty_ok else "a non-empty list")
             values[f.name] = value
         else:
             values[f.name] = _check_scalar(key, value, kind, dict(f.metadata))

@@ -41,9 +41,14 @@ class ParamsError(ValueError):
     """A bad value in params.yaml; the message is one line meant for the user."""
 
 
-def rule(doc: str, *, low=None, high=None, low_open=False, high_open=False, choices=None, default=MISSING):
-    """A dataclass field with a one-line meaning and its allowed values."""
+def rule(
+    doc: str, *, low=None, high=None, low_open=False, high_open=False, choices=None, default=MISSING, empty_ok=False
+):
+    """A dataclass field with a one-line meaning and its allowed values (`empty_ok`: a list key that may
+    be `[]`; every other list key must name at least one item)."""
     meta = dict(doc=doc, low=low, high=high, low_open=low_open, high_open=high_open, choices=choices)
+    if empty_ok:
+        meta["empty_ok"] = True
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)

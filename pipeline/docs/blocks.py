@@ -20,7 +20,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.docs.recipe_blocks import direct_width, qcfs_speed, recipe_ablation, timestep_curriculum
+from pipeline.docs.recipe_blocks import (
+    allocator_speed,
+    direct_width,
+    qcfs_speed,
+    recipe_ablation,
+    timestep_curriculum,
+)
 from pipeline.report.verdicts import verdicts
 
 BEGIN = "<!-- BEGIN GENERATED: {name} -->"
@@ -239,6 +245,7 @@ def claim_block(path: Path) -> str:
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "recipe-ablation": recipe_ablation,
     "qcfs-speed": qcfs_speed,
+    "allocator-speed": allocator_speed,
     "timestep-curriculum": timestep_curriculum,
     "direct-width": direct_width,
     "direct-epochs": lambda reports: direct_width(reports, "direct_epochs"),

@@ -181,3 +181,29 @@ def qcfs_speed(reports: Path) -> str:
         f"{doc['steps']} alternating steps each). `{doc['command']}` on {doc['machine'].get('cpu')}, "
         f"{doc['machine'].get('threads')} threads."
     )
+
+
+def allocator_speed(reports: Path) -> str:
+    """Training steps with glibc's default allocator against freed memory kept for reuse:
+    `reports/benchmarks/allocator_speed.json`."""
+    doc = _committed(reports, "allocator_speed")
+    if isinstance(doc, str):
+        return doc
+    tet, qcfs, work = doc["tet"], doc["qcfs"], doc["workloads"]
+    names = {
+        "tet": f"TET `fastvgg` x{tet['width']}, T = {tet['T']}, batch {tet['batch_size']}",
+        "qcfs": f"QCFS ANN `fastvgg` x{qcfs['width']}, batch {qcfs['batch_size']}",
+    }
+    header = ["training step", "default allocator (images/s)", "freed memory kept (images/s)", "speed-up"]
+    rows = [
+        [names[w], f"{work[w]['default']['images_per_s']:.0f}", f"{work[w]['kept']['images_per_s']:.0f}",
+         f"**{work[w]['speedup']:.2f}x**"]
+        for w in ("tet", "qcfs")
+    ]
+    note = (
+        f"{doc['input_size']}x{doc['input_size']} random inputs, channels-last, CPU pinned to "
+        f"{doc['isa']}; median of {doc['steps']} steps in each of {doc['rounds']} processes per allocator, "
+        f"the processes alternating. `{doc['command']}` on {doc['machine'].get('cpu')}, "
+        f"{doc['machine'].get('threads')} threads."
+    )
+    return pipe_table(header, rows) + "\n\n" + note

@@ -50,7 +50,8 @@ def test_committed_params_are_valid():
         ("conversion.r18-qcfs.qcfs_levels", 0, "qcfs_levels = 0"),
         ("data.digits.test_fraction", 1.0, "data.digits.test_fraction = 1.0"),
         ("sweep.alphas", [0.5, 1.2], "sweep.alphas[1] = 1.2"),
-        ("sweep.alphas", [], "sweep.alphas = []"),
+        ("sweep.alphas", [], "sweep.alphas = [] is not allowed: a non-empty list"),
+        ("seenn2.betas", 4.0, "seenn2.betas = 4.0 is not allowed: a list"),
         ("sweep.accumulate", "max", "sweep.accumulate = 'max'"),
         ("tables.timesteps", [0], "tables.timesteps[0] = 0"),
         ("tables.alphas", [0.42], "tables.alphas[0] = 0.42 is not allowed: a value of sweep.alphas"),
@@ -71,6 +72,11 @@ def test_each_rule_rejects_a_wrong_value(key, value, needle):
         parse_params(with_value(key, value))
     message = str(err.value)
     assert needle in message and "\n" not in message
+
+
+def test_seenn2_betas_may_be_empty():
+    """The one list key that may be empty: no SEENN-II grid beyond the headline beta."""
+    assert parse_params(with_value("seenn2.betas", [])).seenn2.betas == []
 
 
 @pytest.mark.parametrize(

@@ -96,7 +96,6 @@ def test_cifar10_cpu_profile_shrunk_runs_every_stage_on_the_jpeg_copy(tmp_path):
         "train_snn@cifar10-resnet19",
         "train_snn@cifar10-fastvgg-tet",
         "finetune@cifar10-fastvgg-tet",
-        "finetune_grid@cifar10-fastvgg-tet-16.0",
         "sweep_direct@cifar10-resnet19",
         "sweep_direct@cifar10-fastvgg-tet",
         "sweep_conversion@cifar10-resnet18",
