@@ -124,7 +124,10 @@ def main(argv: list[str] | None = None) -> dict | None:
         batch = args.tet_batch if workload == "tet" else args.qcfs_batch
         median = {a: statistics.median(per[a]) for a in ALLOCATORS}
         workloads[workload] = {
-            **{a: {"step_s": median[a], "images_per_s": batch / median[a], "children_s": per[a]} for a in ALLOCATORS},
+            **{
+                a: {"step_s": median[a], "images_per_s": batch / median[a], "children_s": per[a]}
+                for a in ALLOCATORS
+            },
             "speedup": median["default"] / median["kept"],
         }
     result = {

@@ -42,7 +42,15 @@ class ParamsError(ValueError):
 
 
 def rule(
-    doc: str, *, low=None, high=None, low_open=False, high_open=False, choices=None, default=MISSING, empty_ok=False
+    doc: str,
+    *,
+    low=None,
+    high=None,
+    low_open=False,
+    high_open=False,
+    choices=None,
+    default=MISSING,
+    empty_ok=False,
 ):
     """A dataclass field with a one-line meaning and its allowed values (`empty_ok`: a list key that may
     be `[]`; every other list key must name at least one item)."""

@@ -224,7 +224,7 @@ class SeennIIParams:
 
     runs: list = rule("direct runs that get a SEENN-II policy", default=[])
     betas: list = rule(
-        "beta grid of the SEENN-II curve (one cached finetune per run and beta; [] for the headline beta only)",
+        "beta grid of the SEENN-II curve (one cached finetune per run and beta; []: the headline beta only)",
         default=[0.05, 0.5],
         empty_ok=True,
     )

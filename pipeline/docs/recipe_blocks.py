@@ -196,8 +196,12 @@ def allocator_speed(reports: Path) -> str:
     }
     header = ["training step", "default allocator (images/s)", "freed memory kept (images/s)", "speed-up"]
     rows = [
-        [names[w], f"{work[w]['default']['images_per_s']:.0f}", f"{work[w]['kept']['images_per_s']:.0f}",
-         f"**{work[w]['speedup']:.2f}x**"]
+        [
+            names[w],
+            f"{work[w]['default']['images_per_s']:.0f}",
+            f"{work[w]['kept']['images_per_s']:.0f}",
+            f"**{work[w]['speedup']:.2f}x**",
+        ]
         for w in ("tet", "qcfs")
     ]
     note = (

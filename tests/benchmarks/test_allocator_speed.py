@@ -15,7 +15,15 @@ from tests.sandbox import ROOT
 @pytest.mark.skipif(_glibc() is None, reason="the allocator setting needs glibc (Linux)")
 def test_allocator_speed_runs_tiny(tmp_path):
     out = tmp_path / "allocator_speed.json"
-    cmd = [sys.executable, "-m", "benchmarks.allocator_speed", "--tet-width", "0.0625", "--qcfs-width", "0.0625"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.allocator_speed",
+        "--tet-width",
+        "0.0625",
+        "--qcfs-width",
+        "0.0625",
+    ]
     cmd += ["--T", "2", "--tet-batch", "4", "--qcfs-batch", "4", "--input-size", "8", "--steps", "1"]
     cmd += ["--rounds", "1", "--threads", "1", "--out", str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
