@@ -3,8 +3,8 @@
 
 The allocator setting holds for a whole process, so each measurement is a child process: the children
 alternate (default, kept, default, kept, ...), each pinned as the params pin a run (`--isa`, `--threads`),
-and each times SGD steps (forward, backward, Nesterov update) of the CIFAR-10 CPU profile's two FastVGG
-trainings on one fixed batch of random CIFAR-sized images, channels-last:
+and each times SGD steps (forward, backward, Nesterov update) of two FastVGG trainings like the CIFAR-10
+CPU profile's on one fixed batch of random CIFAR-sized images, channels-last:
 - `tet`: the LIF net (width 0.25 by default) at T = 4 with the TET loss, batch 128;
 - `qcfs`: the QCFS ANN (width 0.375, fused activation), batch 256.
 Each child reports its median step after one warm-up step; the ratio of the medians over the children of

@@ -34,10 +34,9 @@ def paired_counts(reference, hits) -> dict:
 
 
 def pin_cpu_with_threads(params_file: Path, threads: int | None = None) -> dict[str, str]:
-    """Pin the instruction set and threads of `params_file`'s `cpu` section, as `seenn` does, with
-    `threads` in place of its thread count when given, and keep freed memory for reuse, as `seenn` does;
-    return what was set. Call before torch or numpy is imported: the libraries read these variables
-    once, when they load."""
+    """Pin the instruction set and threads of `params_file`'s `cpu` section (with `threads` in place of
+    its thread count when given) and keep freed memory for reuse, as `seenn` does; return what was set.
+    Call before torch or numpy is imported: the libraries read these variables once, when they load."""
     from pipeline.core.memory import keep_freed_memory
 
     isa, own_threads = cpu_settings(params_file)
